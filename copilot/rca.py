@@ -1,0 +1,64 @@
+"""The RCA: the JSON contract every engine produces and every renderer reads."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EvidenceSource = Literal["status", "spec", "events", "logs", "metrics", "rollout", "related"]
+Engine = Literal["rules", "llm", "llm+rules"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObjectRef(_Model):
+    kind: str
+    namespace: str | None = None
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+
+class Evidence(_Model):
+    source: EvidenceSource
+    resource: str = Field(description="Kind/namespace/name of the object it was read from")
+    excerpt: str = Field(description="text quoted verbatim from the bundle")
+
+
+class TimelineEntry(_Model):
+    time: str = Field(description="ISO 8601, UTC")
+    resource: str
+    event: str
+
+
+class Fix(_Model):
+    command: str
+    explanation: str
+
+
+class Analysis(_Model):
+    engine: Engine = "rules"
+    model: str | None = None
+    prompt_version: str | None = None
+    llm_status: str = "not_configured"
+    guardrail: list[str] = []
+    gaps: list[str] = []
+    timings: dict[str, float] = {}
+    tokens: dict[str, int] = {}
+
+
+class RCA(_Model):
+    category: str
+    summary: str
+    root_cause: str
+    culprit: ObjectRef
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[Evidence] = []
+    timeline: list[TimelineEntry] = []
+    fix: list[Fix] = []
+    recommendations: list[str] = []
+    analysis: Analysis = Analysis()
