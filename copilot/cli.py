@@ -1,0 +1,100 @@
+"""Command line: options and calls only. Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from copilot import __version__
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Turns every error into one line and an exit code; COPILOT_DEBUG=1 shows tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        from copilot.errors import CopilotError
+
+        try:
+            return super().invoke(ctx)
+        except CopilotError as e:
+            _fail(str(e), e.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
+            if os.environ.get("COPILOT_DEBUG"):
+                raise
+            _fail(f"internal error: {type(e).__name__}: {e} (set COPILOT_DEBUG=1 for a traceback)", 70)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="copilot")
+def main() -> None:
+    """Root cause of Kubernetes pods in CrashLoopBackOff."""
+
+
+@main.command()
+@click.argument("pod", required=False)
+@click.option("-n", "--namespace", help="Namespace of the pod (default: the kubeconfig's, or the incident's).")
+@click.option("--context", help="kubeconfig context to use.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to a kubeconfig file.")
+@click.option("--incident", type=click.Path(), help="Diagnose a recorded incident file instead of a live cluster.")
+@click.option("-o", "--output", type=click.Choice(["text", "json", "yaml", "markdown"]), default="text", show_default=True)
+@click.option("--no-llm", is_flag=True, help="Rules only: never call an LLM.")
+@click.option("--prometheus-url", envvar="PROMETHEUS_URL", help="Prometheus base URL for memory series.")
+def rca(pod, namespace, context, kubeconfig, incident, output, no_llm, prometheus_url):
+    """Diagnose a crash-looping POD and print the root cause and fix."""
+    from copilot import app, render
+
+    progress = None
+    if incident:
+        source, target = app.incident_source(incident)
+        if pod:
+            target.pod = pod
+        if namespace:
+            target.namespace = namespace
+    else:
+        if not pod:
+            _fail("give a POD name, or --incident FILE to diagnose a recorded incident", 2)
+        source = app.cluster_source(context, kubeconfig)
+        target = app.Target(namespace or getattr(source, "default_namespace", None) or "default", pod)
+        progress = _progress
+    llm_status = "disabled" if no_llm else "not_configured"
+    if not no_llm:
+        click.echo("note: no LLM configured (the LLM chain is not available yet); rules only", err=True)
+    result = app.run_rca(source, target, progress, llm_status=llm_status)
+    if prometheus_url:
+        result.analysis.gaps.append(f"Prometheus at {prometheus_url} was not queried: memory series are not supported yet")
+    if output == "json":
+        click.echo(render.to_json(result))
+    elif output == "yaml":
+        click.echo(render.to_yaml(result), nl=False)
+    elif output == "markdown":
+        click.echo(render.to_markdown(result))
+    else:
+        render.to_text(result, sys.stdout)
+
+
+def _progress(message: str) -> None:
+    if sys.stderr.isatty() or os.environ.get("COPILOT_PROGRESS"):
+        click.echo(f"… {message}", err=True)
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1 (default: a free one).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default="copilot-replay.kubeconfig", show_default=True,
+              help="Where to write the kubeconfig pointing at the replay.")
+def replay(file, port, kubeconfig):
+    """Serve a recorded incident as a read-only Kubernetes API on 127.0.0.1."""
+    from copilot.replay import run_replay
+
+    run_replay(file, port, kubeconfig)

@@ -1,0 +1,393 @@
+"""A recorded incident served as a read-only Kubernetes API on loopback, for kubectl and client libraries."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
+
+from copilot.errors import CopilotError, NotFound, SourceError
+from copilot.incident import Incident, load_incident
+from copilot.replay_tables import partial, table
+from copilot.sources import KINDS
+from copilot.sources.store import RESOURCE_VERSION, ObjectStore, api_kind, log_bytes
+
+SHORT_NAMES = {"Pod": ["po"], "Event": ["ev"], "EventsV1": ["ev"], "ConfigMap": ["cm"], "Service": ["svc"],
+               "Endpoints": ["ep"], "Node": ["no"], "Namespace": ["ns"], "ReplicaSet": ["rs"], "Deployment": ["deploy"],
+               "StatefulSet": ["sts"], "DaemonSet": ["ds"], "CronJob": ["cj"], "NetworkPolicy": ["netpol"]}
+IN_ALL = {"Pod", "Service", "ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
+VERBS = ["get", "list", "watch"]
+
+
+@dataclass
+class Response:
+    code: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Kubernetes Status object, the body of every API error."""
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "details": details or {}, "code": code}
+
+
+def _json(doc: Any, code: int = 200) -> Response:
+    return Response(code, json.dumps(doc).encode())
+
+
+def _error(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    return _json(status(code, reason, message, details), code)
+
+
+NOT_FOUND = _error(404, "NotFound", "the server could not find the requested resource")
+
+
+def negotiate(accept: str | None) -> tuple[str, str] | None:
+    """The first representation we can serve: ("table"|"partial"|"json", meta.k8s.io version); None: nothing acceptable."""
+    if not accept or not accept.strip():
+        return "json", "v1"
+    for entry in accept.split(","):
+        media, *raw = [p.strip() for p in entry.split(";")]
+        params = dict(p.partition("=")[::2] for p in raw)
+        as_, group, version = params.get("as"), params.get("g"), params.get("v", "v1")
+        if media not in ("application/json", "application/*", "*/*"):
+            continue
+        if as_ is None:
+            return "json", "v1"
+        if group == "meta.k8s.io" and as_ == "Table" and version in ("v1", "v1beta1"):
+            return "table", version
+        if group == "meta.k8s.io" and as_ in ("PartialObjectMetadata", "PartialObjectMetadataList"):
+            return "partial", version
+    return None
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "t", "true")
+
+
+class ReplayApi:
+    """The API's answers, independent of HTTP: (path segments, query, Accept) -> Response."""
+
+    def __init__(self, incident: Incident, server_address: str = ""):
+        self.store = ObjectStore(incident)
+        self.now = incident.spec.now
+        self.server_address = server_address
+        self.routes = {(gv, plural): kind for kind, (gv, plural, _) in KINDS.items()}
+
+    def handle(self, parts: list[str], query: dict[str, str], accept: str | None) -> Response:
+        if not parts:
+            return _json({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/version"]
+                          + [f"/apis/{gv}" for gv in self._group_versions()]})
+        if parts[0] in ("healthz", "livez", "readyz") and len(parts) == 1:
+            return Response(200, b"ok", "text/plain; charset=utf-8")
+        if parts == ["version"]:
+            return _json({"major": "1", "minor": "32", "gitVersion": "v1.32.0+copilot-replay", "gitCommit": "",
+                          "gitTreeState": "clean", "buildDate": "", "goVersion": "", "compiler": "gc", "platform": "linux/amd64"})
+        if parts == ["api"]:
+            return _json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": self.server_address}]})
+        if parts == ["apis"]:
+            return _json({"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._group(gv) for gv in self._group_versions()]})
+        if parts[0] == "api" and parts[1:2] == ["v1"]:
+            return self._under("v1", parts[2:], query, accept)
+        if parts[0] == "apis" and len(parts) >= 2:
+            gv = next((gv for gv in self._group_versions() if gv.split("/")[0] == parts[1]), None)
+            if gv is None:
+                return NOT_FOUND
+            if len(parts) == 2:
+                return _json({"kind": "APIGroup", "apiVersion": "v1", **self._group(gv)})
+            if "/".join(parts[1:3]) == gv:
+                return self._under(gv, parts[3:], query, accept)
+        return NOT_FOUND
+
+    def _group_versions(self) -> list[str]:
+        return sorted({gv for gv, _, _ in KINDS.values() if "/" in gv})
+
+    @staticmethod
+    def _group(gv: str) -> dict[str, Any]:
+        group, version = gv.split("/")
+        entry = {"groupVersion": gv, "version": version}
+        return {"name": group, "versions": [entry], "preferredVersion": entry}
+
+    def _resources(self, gv: str) -> dict[str, Any]:
+        resources = []
+        for kind, (kgv, plural, namespaced) in KINDS.items():
+            if kgv != gv:
+                continue
+            entry = {"name": plural, "singularName": api_kind(kind).lower(), "namespaced": namespaced,
+                     "kind": api_kind(kind), "verbs": VERBS, "shortNames": SHORT_NAMES.get(kind, [])}
+            if kind in IN_ALL:
+                entry["categories"] = ["all"]
+            resources.append(entry)
+            if kind == "Pod":
+                resources.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]})
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
+
+    def _under(self, gv: str, rest: list[str], query: dict[str, str], accept: str | None) -> Response:
+        if not rest:
+            return _json(self._resources(gv))
+        watch = _flag(query.get("watch"))
+        if rest[0] == "watch":
+            watch, rest = True, rest[1:]
+        if not rest:
+            return NOT_FOUND
+        namespace = None
+        if gv == "v1" and rest[0] == "namespaces" and (len(rest) == 2 or len(rest) == 3 and rest[2] in ("status", "finalize")):
+            rest = rest[:2]
+        elif rest[:1] == ["namespaces"] and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        kind = self.routes.get((gv, rest[0]))
+        if kind is None or len(rest) > 3:
+            return NOT_FOUND
+        namespaced = KINDS[kind][2]
+        if (namespace is not None and not namespaced) or (namespace is None and namespaced and len(rest) > 1):
+            return NOT_FOUND
+        shape = negotiate(accept)
+        if shape is None:
+            return _error(406, "NotAcceptable", f"only the following media types are accepted: application/json (not {accept})")
+        try:
+            if len(rest) == 3:
+                if kind == "Pod" and rest[2] == "log":
+                    return self._log(namespace or "", rest[1], query)
+                if rest[2] != "status":
+                    return NOT_FOUND
+            if len(rest) >= 2:
+                objects = [self.store.get(kind, namespace, rest[1])]
+            else:
+                objects = self.store.list(kind, namespace, query.get("labelSelector"), query.get("fieldSelector"))
+        except NotFound as e:
+            group = KINDS[kind][0].rpartition("/")[0]
+            return _error(404, "NotFound", str(e), {"name": rest[1], **({"group": group} if group else {}), "kind": KINDS[kind][1]})
+        except SourceError as e:
+            return _error(400, "BadRequest", str(e))
+        return self._render(kind, objects, len(rest) == 1, watch, shape, query)
+
+    def _render(self, kind: str, objects: list[dict[str, Any]], is_list: bool, watch: bool,
+                shape: tuple[str, str], query: dict[str, str]) -> Response:
+        form, version = shape
+        include = query.get("includeObject", "Metadata")
+
+        def one(obj: dict[str, Any]) -> dict[str, Any]:
+            if form == "table":
+                return table(kind, [obj], self.now, include, version, RESOURCE_VERSION)
+            return partial(obj) if form == "partial" else obj
+
+        if watch:
+            if query.get("resourceVersion") not in (None, "", "0"):
+                return Response(200, b"")
+            lines = [json.dumps({"type": "ADDED", "object": one(obj)}) + "\n" for obj in objects]
+            return Response(200, "".join(lines).encode())
+        if not is_list:
+            return _json(one(objects[0]))
+        if form == "table":
+            return _json(table(kind, objects, self.now, include, version, RESOURCE_VERSION))
+        meta = {"resourceVersion": RESOURCE_VERSION}
+        if form == "partial":
+            return _json({"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{version}", "metadata": meta,
+                          "items": [partial(o) for o in objects]})
+        items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in objects]
+        return _json({"kind": f"{api_kind(kind)}List", "apiVersion": KINDS[kind][0], "metadata": meta, "items": items})
+
+    def _log(self, namespace: str, name: str, query: dict[str, str]) -> Response:
+        pod = self.store.get("Pod", namespace, name)
+        spec, pod_status = pod.get("spec") or {}, pod.get("status") or {}
+        names = [c.get("name") for c in spec.get("containers") or []]
+        init_names = [c.get("name") for c in spec.get("initContainers") or []]
+        others = [c.get("name") for c in spec.get("ephemeralContainers") or []]
+        container = query.get("container") or ""
+        if not container:
+            if len(names) != 1:
+                message = f"a container name must be specified for pod {name}"
+                if names:
+                    message += f", choose one of: [{' '.join(names)}]"
+                    message += f" or one of the init containers: [{' '.join(init_names)}]" if init_names else ""
+                return _error(400, "BadRequest", message)
+            container = names[0]
+        elif container not in names + init_names + others:
+            return _error(400, "BadRequest", f"container {container} is not valid for pod {name}")
+        try:
+            tail = int(query["tailLines"]) if query.get("tailLines") else None
+            limit = int(query["limitBytes"]) if query.get("limitBytes") else None
+        except ValueError as e:
+            return _error(400, "BadRequest", f"invalid log options: {e}")
+        previous = _flag(query.get("previous"))
+        text = self.store.log_text(namespace, name, container, previous)
+        if text is None:
+            return _error(400, "BadRequest", self._no_log_message(pod_status, container, name, previous))
+        return Response(200, log_bytes(text, limit, tail), "text/plain")
+
+    @staticmethod
+    def _no_log_message(pod_status: dict[str, Any], container: str, pod: str, previous: bool) -> str:
+        if previous:
+            return f'previous terminated container "{container}" in pod "{pod}" not found'
+        statuses = (pod_status.get("containerStatuses") or []) + (pod_status.get("initContainerStatuses") or [])
+        state = next((s.get("state") or {} for s in statuses if s.get("name") == container), {})
+        if "terminated" in state:
+            return f'container "{container}" in pod "{pod}" is terminated'
+        reason = (state.get("waiting") or {}).get("reason")
+        tail = f": {reason}" if reason else " - no logs yet"
+        return f'container "{container}" in pod "{pod}" is waiting to start{tail}'
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], owner: ReplayServer):
+        self.owner = owner
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "copilot-replay"
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._answer(head=False)
+
+    def do_HEAD(self) -> None:
+        self._answer(head=True)
+
+    def _refuse(self) -> None:
+        self.server.owner._record(self.command, self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        message = f"the server does not allow this method on the requested resource: the replay of incident " \
+                  f"{self.server.owner.incident.metadata.name} is read-only"
+        self._send(_error(405, "MethodNotAllowed", message), head=False)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):
+            return self._refuse
+        raise AttributeError(name)
+
+    def _answer(self, head: bool) -> None:
+        self.server.owner._record(self.command, self.path)
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        parts = [unquote(p) for p in url.path.split("/") if p]
+        try:
+            response = self.server.owner.api.handle(parts, query, self.headers.get("Accept"))
+        except Exception as e:  # noqa: BLE001 - a replay bug answers 500 instead of dropping the connection
+            response = _error(500, "InternalError", f"copilot replay: {type(e).__name__}: {e}")
+        self._send(response, head)
+
+    def _send(self, response: Response, head: bool) -> None:
+        self.send_response(response.code)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        if not head:
+            self.wfile.write(response.body)
+
+
+class ReplayServer:
+    """Serves an incident read-only; `requests` lists (method, path?query) of everything received."""
+
+    def __init__(self, incident: Incident, host: str = "127.0.0.1", port: int = 0):
+        self.incident = incident
+        self._requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._httpd = _HTTPServer((host, port), self)
+        bound_host, bound_port = self._httpd.server_address[:2]
+        self.url = f"http://{f'[{bound_host}]' if ':' in bound_host else bound_host}:{bound_port}"
+        self.api = ReplayApi(incident, self.url.removeprefix("http://"))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._requests)
+
+    def _record(self, method: str, path: str) -> None:
+        with self._lock:
+            self._requests.append((method, path))
+
+    def start(self) -> ReplayServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="copilot-replay", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        with self._httpd.connections_lock:
+            for conn in list(self._httpd.connections):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self._httpd.server_close()
+
+    def __enter__(self) -> ReplayServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def write_kubeconfig(path: str | Path, url: str, namespace: str | None = None, context: str = "copilot-replay") -> Path:
+    """A kubeconfig for an http server without authentication, usable by kubectl and the Python client."""
+    ctx: dict[str, Any] = {"cluster": context, "user": context}
+    if namespace:
+        ctx["namespace"] = namespace
+    config = {"apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": context,
+              "clusters": [{"name": context, "cluster": {"server": url}}],
+              "users": [{"name": context, "user": {}}],
+              "contexts": [{"name": context, "context": ctx}]}
+    p = Path(path)
+    p.write_text(yaml.safe_dump(config, sort_keys=False))
+    p.chmod(0o600)
+    return p
+
+
+def run_replay(incident_path: str | Path, port: int = 0, kubeconfig_path: str | Path = "copilot-replay.kubeconfig",
+               out: TextIO | None = None) -> None:
+    """Serve the incident until Ctrl-C, with a kubeconfig pointing at it."""
+    out = out or sys.stderr
+    incident = load_incident(incident_path)
+    try:
+        server = ReplayServer(incident, port=port)
+    except OSError as e:
+        raise CopilotError(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; choose another --port") from e
+    namespace = incident.spec.target.namespace
+    config = write_kubeconfig(kubeconfig_path, server.url, namespace).resolve()
+    server.start()
+    try:
+        print(f"serving incident {incident.metadata.name} read-only at {server.url} (Ctrl-C to stop)", file=out)
+        print(f"export KUBECONFIG={shlex.quote(str(config))}; kubectl get pods -n {namespace}", file=out, flush=True)
+        while server._thread is not None and server._thread.is_alive():
+            server._thread.join(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -1,0 +1,1 @@
+"""Rules: pure functions over the bundle, driven by tables, returning findings."""

@@ -1,0 +1,242 @@
+"""Rules over the failing container itself: reasons, exit codes, probes, config refs, logs."""
+
+from __future__ import annotations
+
+import re
+
+from copilot import fixes
+from copilot.bundle import Bundle, Container, Event, Ref, iso
+from copilot.rules.findings import Finding, ev
+from copilot.rules.logrules import decisive_hit, log_finding
+from copilot.rules.tables import EXIT_CODES, REASONS, START_FAILURES
+
+_CONFIG_MSG = re.compile(
+    r"(?:(?P<kind>secret|configmap|config map) \"(?P<name>[^\"]+)\" not found)"
+    r"|(?:couldn't find key (?P<key>\S+) in (?P<kind2>Secret|ConfigMap) (?:(?P<ns>[^/\s]+)/)?(?P<name2>\S+))", re.I)
+
+
+def _resource(bundle: Bundle) -> Ref:
+    return bundle.target.ref
+
+
+def _events(bundle: Bundle, c: Container, *reasons: str) -> list[Event]:
+    return [e for e in bundle.target.events if e.reason in reasons and e.container in (c.name, None)]
+
+
+def reason_rule(bundle: Bundle, c: Container) -> Finding | None:
+    """Waiting and terminated reasons that decide the category by themselves."""
+    pod, workload = _resource(bundle), bundle.target.workload
+    reason = c.waiting_reason if c.waiting_reason in REASONS or c.waiting_reason.endswith("Error") else ""
+    end = c.ending
+    if not reason and end is not None and end.reason in REASONS:
+        reason = end.reason
+    if not reason or reason in ("Completed",):
+        return None
+    verdict = REASONS.get(reason)
+    message = c.waiting_message if reason == c.waiting_reason else (end.message if end else "")
+    line = c.waiting_line() if reason == c.waiting_reason else c.termination_line()
+    evidence = [ev("status", pod, line)] if line else []
+    if reason == "OOMKilled":
+        return _oom(bundle, c, evidence)
+    if reason == "CreateContainerConfigError":
+        return _config_error(bundle, c, message, evidence)
+    if reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"):
+        failed = [e for e in _events(bundle, c, "Failed") if "image" in e.message.lower()]
+        evidence += [ev("events", pod, e.message) for e in failed[-2:]]
+        detail = failed[-1].message if failed else message
+        return Finding("reason.image", "image_error", verdict.strength,
+                       f"{c.name} cannot start: image {c.image} cannot be pulled ({reason})",
+                       f"The kubelet could not pull {c.image}: {detail.strip() or verdict.meaning}. The container never started, so there are no logs.",
+                       workload, evidence, [fixes.set_image(workload, c.name, c.image.rsplit(':', 1)[0] + ':<tag>')], c.name,
+                       ["Check the tag exists in the registry and that imagePullSecrets grant access."])
+    for pattern, start in START_FAILURES:
+        if message and re.search(pattern, message, re.I):
+            verdict = start
+            break
+    if verdict is None:
+        return None
+    culprit = workload
+    fix = [fixes.inspect(workload, "get", fixes.target_of(workload), "-o", "yaml", explanation="review the container's command, image and security context")]
+    return Finding(f"reason.{reason}", verdict.category, verdict.strength,
+                   f"{c.name} cannot start: {verdict.meaning} ({reason})",
+                   f"The container runtime reported {reason}: {message.strip() or verdict.meaning}.",
+                   culprit, evidence, fix, c.name)
+
+
+def _oom(bundle: Bundle, c: Container, evidence: list) -> Finding:
+    end, workload = c.ending, bundle.target.workload
+    limit = c.limits.get("memory")
+    at = f" at {iso(end.finished)}" if end and end.finished else ""
+    cause = (f"Container {c.name} used more memory than its limit ({limit or 'no limit: the node ran out'}) and was "
+             f"OOMKilled{at} (exit code 137); Kubernetes restarted it and it keeps running out of memory.")
+    moments = [(end.finished, str(bundle.target.ref), f"{c.name} OOMKilled (exit 137)")] if end and end.finished else []
+    fix = [fixes.set_memory(workload, c)] if workload.kind in fixes.PATCHABLE else []
+    return Finding("reason.OOMKilled", "oom_killed", 0.95, f"{c.name} is OOMKilled: memory limit {limit or 'unset'} is too low",
+                   cause, workload, evidence, fix, c.name,
+                   ["If usage grows steadily, look for a leak before raising the limit again."], moments)
+
+
+def _config_error(bundle: Bundle, c: Container, message: str, evidence: list) -> Finding:
+    ns, workload = bundle.namespace, bundle.target.workload
+    found = _CONFIG_MSG.search(message or "")
+    failed = [e for e in _events(bundle, c, "Failed") if _CONFIG_MSG.search(e.message)]
+    if not found and failed:
+        found = _CONFIG_MSG.search(failed[-1].message)
+    evidence += [ev("events", bundle.target.ref, failed[-1].message)] if failed else []
+    missing = [r for r in bundle.config_refs if r.exists is False or r.key_exists is False]
+    if found:
+        kind = (found.group("kind") or found.group("kind2") or "").lower().replace(" ", "")
+        kind = "Secret" if kind == "secret" else "ConfigMap"
+        name, key = found.group("name") or found.group("name2"), found.group("key")
+    elif missing:
+        kind, name, key = missing[0].kind, missing[0].name, missing[0].key if missing[0].exists else None
+    else:
+        return Finding("reason.CreateContainerConfigError", "missing_config_object", 0.6,
+                       f"{c.name} cannot start: its configuration refers to something missing",
+                       f"The kubelet reported CreateContainerConfigError: {message}", workload, evidence, [], c.name)
+    culprit = Ref(kind, ns, name)
+    exists = next((r.exists for r in bundle.config_refs if r.kind == kind and r.name == name), None)
+    keys = sorted({r.key for r in bundle.config_refs if r.kind == kind and r.name == name and r.key})
+    if key and exists is not False:
+        fix = [fixes.add_key(kind, ns, name, key)]
+        what = f"key {key} is missing from {kind} {name}"
+    else:
+        fix = [(fixes.create_secret if kind == "Secret" else fixes.create_configmap)(ns, name, keys)]
+        what = f"{kind} {name} does not exist in namespace {ns}"
+    refs = ", ".join(sorted({r.via for r in bundle.config_refs if r.name == name})) or "the pod spec"
+    return Finding("reason.CreateContainerConfigError", "missing_config_object", 0.95,
+                   f"{c.name} cannot start: {what} (CreateContainerConfigError)",
+                   f"The pod references {kind} {name} ({refs}) but {what}, so the kubelet cannot create the container "
+                   "(CreateContainerConfigError). It never started, so there are no logs.",
+                   culprit, evidence, fix, c.name,
+                   [f"If the reference is optional, mark it optional: true in {workload.short}."])
+
+
+def probe_rule(bundle: Bundle, c: Container) -> Finding | None:
+    """A liveness or startup probe killed the container."""
+    killing = [e for e in _events(bundle, c, "Killing") if re.search(r"failed (liveness|startup) probe", e.message, re.I)]
+    unhealthy = [e for e in _events(bundle, c, "Unhealthy") if re.search(r"^(Liveness|Startup) probe", e.message)]
+    if not killing and not unhealthy:
+        return None
+    end = c.ending
+    if end is not None and end.reason == "OOMKilled":
+        return None
+    pod, workload = _resource(bundle), bundle.target.workload
+    kind = "startup" if any("startup" in e.message.lower() for e in killing + unhealthy) else "liveness"
+    probe = c.spec.get(f"{kind}Probe") or {}
+    message = (unhealthy or killing)[-1].message
+    evidence = [ev("events", pod, e.message) for e in (unhealthy[-1:] + killing[-1:])]
+    if end is not None:
+        evidence.insert(0, ev("status", pod, c.termination_line()))
+    killed_by_signal = end is not None and end.exit_code in (137, 143, 0, 2, None)
+    hit = decisive_hit(c)
+    strength = 0.85 if killing and killed_by_signal else 0.6
+    if hit is not None and hit.signature.fatal and hit.signature.strength >= 0.7:
+        strength -= 0.3  # the app died of its own error; the probe only saw it
+    index = [x.name for x in bundle.target.containers if x.init == c.init].index(c.name)
+    port = _probe_port(probe)
+    ports = {p.get("containerPort") for p in c.spec.get("ports") or []}
+    named = {p.get("name") for p in c.spec.get("ports") or []}
+    cpu = fixes.cpu_millis(c.limits.get("cpu"))
+    timeout = re.search(r"timeout|deadline exceeded|timed out", message, re.I)
+    if timeout and cpu is not None and cpu <= 250:
+        return Finding("probe.cpu", "cpu_starvation", strength,
+                       f"{c.name} is killed by its {kind} probe: with a CPU limit of {c.limits.get('cpu')} it cannot answer in time",
+                       f"Container {c.name} has a CPU limit of {c.limits.get('cpu')}; throttled, it does not answer its {kind} probe "
+                       f"within {probe.get('timeoutSeconds', 1)}s, the kubelet kills it and it restarts.",
+                       workload, evidence, [fixes.set_cpu(workload, c)], c.name,
+                       ["Check CPU throttling (container_cpu_cfs_throttled_periods_total) during start-up."])
+    if port is not None and ports and isinstance(port, int) and port not in ports or isinstance(port, str) and port not in named:
+        target_port = next(iter(sorted(p for p in ports if p)), None)
+        fix = [fixes.patch_json(workload, [{"op": "replace", "path": f"/{'initContainers' if c.init else 'containers'}/{index}/{kind}Probe/{_probe_kind(probe)}/port", "value": target_port}],
+                                f"point the {kind} probe at port {target_port}, the port the container listens on")] if target_port else []
+        return Finding("probe.port", "probe_failure", strength + 0.05,
+                       f"{c.name} is killed by its {kind} probe, which checks port {port} the container does not expose",
+                       f"The {kind} probe checks port {port} but the container declares {sorted(p for p in ports if p)}; every probe "
+                       "fails, the kubelet kills the container and it restarts.", workload, evidence, fix, c.name)
+    delay = probe.get("initialDelaySeconds", 0)
+    budget = delay + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+    fix = [fixes.patch_json(workload, [{"op": "add", "path": f"/{'initContainers' if c.init else 'containers'}/{index}/{kind}Probe/initialDelaySeconds", "value": max(60, delay * 3)},
+                                       {"op": "add", "path": f"/{'initContainers' if c.init else 'containers'}/{index}/{kind}Probe/failureThreshold", "value": max(6, probe.get("failureThreshold", 3) * 2)}],
+                            f"give {c.name} time to start before the {kind} probe can kill it")]
+    return Finding("probe.kill", "probe_failure", strength,
+                   f"{c.name} is killed by its {kind} probe before it becomes healthy",
+                   f"The {kind} probe ({_probe_desc(probe)}) fails: {message}. After about {budget}s of failures the kubelet kills "
+                   f"the container (exit {end.exit_code if end else '?'}, not OOMKilled) and restarts it.",
+                   workload, evidence, fix, c.name,
+                   ["Use a startupProbe for slow starts instead of a long initialDelaySeconds on the liveness probe."])
+
+
+def _probe_kind(probe: dict) -> str:
+    return next((k for k in ("httpGet", "tcpSocket", "grpc", "exec") if k in probe), "httpGet")
+
+
+def _probe_port(probe: dict) -> int | str | None:
+    return (probe.get(_probe_kind(probe)) or {}).get("port")
+
+
+def _probe_desc(probe: dict) -> str:
+    kind = _probe_kind(probe)
+    body = probe.get(kind) or {}
+    what = {"httpGet": f"GET {body.get('path', '/')} on port {body.get('port')}", "tcpSocket": f"TCP port {body.get('port')}",
+            "grpc": f"gRPC port {body.get('port')}", "exec": " ".join(map(str, body.get("command") or []))}[kind]
+    return f"{what}, initialDelaySeconds={probe.get('initialDelaySeconds', 0)}, periodSeconds={probe.get('periodSeconds', 10)}, failureThreshold={probe.get('failureThreshold', 3)}"
+
+
+def exit_code_rule(bundle: Bundle, c: Container) -> Finding | None:
+    """What the exit code alone says; weak unless nothing else speaks."""
+    end = c.ending
+    if end is None or end.exit_code is None:
+        return None
+    pod, workload = _resource(bundle), bundle.target.workload
+    code = end.exit_code
+    verdict = EXIT_CODES.get(code) or (EXIT_CODES[1] if code < 128 else EXIT_CODES[137]._replace(meaning=f"killed by signal {code - 128}"))
+    evidence = [ev("status", pod, c.termination_line())]
+    restart_policy = bundle.target.spec.get("restartPolicy", "Always")
+    if code == 0:
+        if restart_policy != "Always" or c.init:
+            return None
+        kind = workload.kind
+        fix = [fixes.inspect(workload, "get", fixes.target_of(workload), "-o", "yaml", explanation="check the command: a Deployment's process must keep running")]
+        return Finding("exit.0", "completed_exit_zero", 0.75, f"{c.name} exits 0 (Completed) but restartPolicy is Always",
+                       f"The process in {c.name} finishes successfully (exit code 0) and exits; the {kind}'s restartPolicy Always restarts it, "
+                       "and the repeated exits put it in CrashLoopBackOff. A run-to-completion task belongs in a Job or CronJob, "
+                       "or the command must run a long-lived server.", workload, evidence, fix, c.name)
+    if code == 137 and end.reason != "OOMKilled":
+        oom_events = [e for e in bundle.events if e.reason in ("OOMKilling", "SystemOOM") and c.name in e.message]
+        if oom_events:
+            evidence.append(ev("events", oom_events[-1].object, oom_events[-1].message))
+            return _oom(bundle, c, evidence)
+    category = verdict.category
+    cause = f"{c.name} terminated with exit code {code}: {verdict.meaning}."
+    return Finding(f"exit.{code}", category, verdict.strength, f"{c.name} exits with code {code} ({verdict.meaning})",
+                   cause, workload, evidence, [], c.name)
+
+
+def node_rule(bundle: Bundle) -> Finding | None:
+    """Eviction and node conditions."""
+    status = bundle.target.raw.get("status") or {}
+    node = bundle.node or {}
+    node_name = bundle.target.spec.get("nodeName")
+    bad = [cond for cond in (node.get("status") or {}).get("conditions") or []
+           if (cond.get("type") == "Ready" and cond.get("status") != "True")
+           or (cond.get("type") in ("MemoryPressure", "DiskPressure", "PIDPressure") and cond.get("status") == "True")]
+    if status.get("reason") != "Evicted" and not bad:
+        return None
+    ref = Ref("Node", None, node_name or "?")
+    evidence = []
+    if status.get("reason") == "Evicted":
+        evidence.append(ev("status", bundle.target.ref, f"status.reason: Evicted message={status.get('message', '')}"))
+    evidence += [ev("status", ref, f"{c.get('type')}={c.get('status')} {c.get('reason', '')} {c.get('message', '')}".strip()) for c in bad]
+    what = ", ".join(f"{c.get('type')}={c.get('status')}" for c in bad) or "pressure"
+    fix = [fixes.inspect(ref, "describe", f"node/{ref.name}", explanation="see the node's conditions, allocations and recent events"),
+           fixes.inspect(ref, "cordon", ref.name, explanation="stop scheduling new pods on the node while it is fixed")]
+    return Finding("node.condition", "node_issue", 0.85 if status.get("reason") == "Evicted" else 0.55,
+                   f"node {ref.name} is unhealthy ({what})",
+                   f"The pod runs on node {ref.name}, which reports {what}; the kubelet evicts or kills pods there.",
+                   ref, evidence, fix)
+
+
+def container_findings(bundle: Bundle, c: Container) -> list[Finding]:
+    out = [f for f in (reason_rule(bundle, c), probe_rule(bundle, c), exit_code_rule(bundle, c), log_finding(bundle, c)) if f]
+    return out
