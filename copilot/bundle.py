@@ -197,6 +197,7 @@ class Bundle:
     dependencies: list[Dependency]
     objects: dict[str, list[dict[str, Any]]]  # kind -> objects read, for grounding and lookups
     events: list[Event] = field(default_factory=list)
+    node_pods: list[dict[str, Any]] = field(default_factory=list)  # other pods on the target's node
     gaps: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 

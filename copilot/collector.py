@@ -256,6 +256,7 @@ def collect(source: Source, namespace: str, pod_name: str, progress: Progress | 
     refs = config_refs(pod)
     check_config_refs(reader, namespace, refs)
     node = reader.get("Node", None, node_name) if node_name else None
+    node_pods = reader.list("Pod", None, field_selector=f"spec.nodeName={node_name}") or [] if node_name else []
 
     say("reading container logs")
     for c in target.containers:
@@ -266,7 +267,8 @@ def collect(source: Source, namespace: str, pod_name: str, progress: Progress | 
         if c.state in ("running", "terminated") or (c.state == "waiting" and c.last is not None and c.previous_log is None):
             c.current_log = reader.log(namespace, pod_name, c.name, previous=False)
 
-    bundle = Bundle(source.description, source.now(), target, refs, node, [], reader.objects, events, gaps)
+    bundle = Bundle(source.description, source.now(), target, refs, node, [], reader.objects, events, gaps=gaps,
+                    node_pods=[p for p in node_pods if (p.get("metadata") or {}).get("name") != pod_name])
     if related:
         from copilot.related import find_dependencies
 

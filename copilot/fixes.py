@@ -85,14 +85,21 @@ def set_image(workload: Ref, container: str, image: str) -> Fix:
                explanation=f"point {container} at an image that exists and runs on this node (fill in the tag)")
 
 
+def create_cronjob(workload: Ref, container: Container, command: list[str]) -> Fix:
+    args = ["create", "cronjob", workload.name, f"--image={container.image}", "--schedule=<cron schedule>"]
+    args += ["--", *command] if command else []
+    return Fix(command=_kubectl(workload, *args),
+               explanation="run the task as a CronJob (fill in the schedule), since it finishes by design")
+
+
 def rollout_undo(workload: Ref) -> Fix:
     return Fix(command=_kubectl(workload, "rollout", "undo", target_of(workload)),
                explanation=f"roll {workload.short} back to its previous revision")
 
 
 def scale(workload: Ref, replicas: int = 1) -> Fix:
-    return Fix(command=_kubectl(workload, "scale", target_of(workload), f"--replicas={replicas}"),
-               explanation=f"bring {workload.short} back up to {replicas} replica(s)")
+    why = f"bring {workload.short} back up to {replicas} replica(s)" if replicas else f"stop {workload.short}'s restart loop once the CronJob exists"
+    return Fix(command=_kubectl(workload, "scale", target_of(workload), f"--replicas={replicas}"), explanation=why)
 
 
 def patch_json(workload: Ref, ops: list[dict], explanation: str) -> Fix:

@@ -68,7 +68,7 @@ def to_text(rca: RCA, out: TextIO, color: bool | None = None) -> None:
         console.print("[bold]Evidence[/]")
         for e in rca.evidence:
             console.print(f"  [dim]{e.source:<8}[/] {escape(e.resource)}")
-            for line in e.excerpt.splitlines()[:6]:
+            for line in e.excerpt.splitlines()[:12]:
                 console.print(f"           [yellow]{escape(line)}[/]")
         console.print()
     if rca.timeline:

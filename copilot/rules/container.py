@@ -7,7 +7,7 @@ import re
 from copilot import fixes
 from copilot.bundle import Bundle, Container, Event, Ref, iso
 from copilot.rules.findings import Finding, ev
-from copilot.rules.logrules import decisive_hit, log_finding
+from copilot.rules.logrules import crash_log, decisive_hit, heap_evidence, log_finding, revision
 from copilot.rules.tables import EXIT_CODES, REASONS, START_FAILURES
 
 _CONFIG_MSG = re.compile(
@@ -42,7 +42,8 @@ def reason_rule(bundle: Bundle, c: Container) -> Finding | None:
         return _config_error(bundle, c, message, evidence)
     if reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"):
         failed = [e for e in _events(bundle, c, "Failed") if "image" in e.message.lower()]
-        evidence += [ev("events", pod, e.message) for e in failed[-2:]]
+        failed.sort(key=lambda e: (e.message.startswith("Failed to pull"), e.last or e.first or bundle.now))
+        evidence += [ev("events", pod, e.message) for e in failed[-1:]]
         detail = failed[-1].message if failed else message
         return Finding("reason.image", "image_error", verdict.strength,
                        f"{c.name} cannot start: image {c.image} cannot be pulled ({reason})",
@@ -56,7 +57,10 @@ def reason_rule(bundle: Bundle, c: Container) -> Finding | None:
     if verdict is None:
         return None
     culprit = workload
-    fix = [fixes.inspect(workload, "get", fixes.target_of(workload), "-o", "yaml", explanation="review the container's command, image and security context")]
+    if revision(bundle, workload) > 1:
+        fix = [fixes.rollout_undo(workload)]
+    else:
+        fix = [fixes.inspect(workload, "edit", fixes.target_of(workload), explanation=f"correct {c.name}'s command, image or security context")]
     return Finding(f"reason.{reason}", verdict.category, verdict.strength,
                    f"{c.name} cannot start: {verdict.meaning} ({reason})",
                    f"The container runtime reported {reason}: {message.strip() or verdict.meaning}.",
@@ -71,6 +75,7 @@ def _oom(bundle: Bundle, c: Container, evidence: list) -> Finding:
              f"OOMKilled{at} (exit code 137); Kubernetes restarted it and it keeps running out of memory.")
     moments = [(end.finished, str(bundle.target.ref), f"{c.name} OOMKilled (exit 137)")] if end and end.finished else []
     fix = [fixes.set_memory(workload, c)] if workload.kind in fixes.PATCHABLE else []
+    evidence = evidence + heap_evidence(bundle, c)
     return Finding("reason.OOMKilled", "oom_killed", 0.95, f"{c.name} is OOMKilled: memory limit {limit or 'unset'} is too low",
                    cause, workload, evidence, fix, c.name,
                    ["If usage grows steadily, look for a leak before raising the limit again."], moments)
@@ -139,11 +144,13 @@ def probe_rule(bundle: Bundle, c: Container) -> Finding | None:
     named = {p.get("name") for p in c.spec.get("ports") or []}
     cpu = fixes.cpu_millis(c.limits.get("cpu"))
     timeout = re.search(r"timeout|deadline exceeded|timed out", message, re.I)
-    if timeout and cpu is not None and cpu <= 250:
+    if cpu is not None and cpu <= 250:
+        evidence.append(ev("spec", pod, f"containers[{c.name}].resources.limits.cpu: {c.limits.get('cpu')}"))
+        slow = "does not answer in time" if timeout else "is still starting"
         return Finding("probe.cpu", "cpu_starvation", strength,
-                       f"{c.name} is killed by its {kind} probe: with a CPU limit of {c.limits.get('cpu')} it cannot answer in time",
-                       f"Container {c.name} has a CPU limit of {c.limits.get('cpu')}; throttled, it does not answer its {kind} probe "
-                       f"within {probe.get('timeoutSeconds', 1)}s, the kubelet kills it and it restarts.",
+                       f"{c.name} is killed by its {kind} probe: with a CPU limit of {c.limits.get('cpu')} it is throttled and {slow}",
+                       f"Container {c.name} has a CPU limit of {c.limits.get('cpu')}; throttled by the CFS quota, its start-up is so slow "
+                       f"that it {slow} when the {kind} probe ({_probe_desc(probe)}) gives up; the kubelet kills it and it restarts.",
                        workload, evidence, [fixes.set_cpu(workload, c)], c.name,
                        ["Check CPU throttling (container_cpu_cfs_throttled_periods_total) during start-up."])
     if port is not None and ports and isinstance(port, int) and port not in ports or isinstance(port, str) and port not in named:
@@ -197,7 +204,12 @@ def exit_code_rule(bundle: Bundle, c: Container) -> Finding | None:
         if restart_policy != "Always" or c.init:
             return None
         kind = workload.kind
-        fix = [fixes.inspect(workload, "get", fixes.target_of(workload), "-o", "yaml", explanation="check the command: a Deployment's process must keep running")]
+        log = crash_log(c)
+        if log is not None:
+            last = [line.text for line in log.lines[-3:] if line.text.strip()]
+            evidence += [ev("logs", pod, "\n".join(last))] if last else []
+        command = [str(x) for x in (c.spec.get("command") or []) + (c.spec.get("args") or [])]
+        fix = [fixes.create_cronjob(workload, c, command), fixes.scale(workload, 0)] if kind in ("Deployment", "StatefulSet") else []
         return Finding("exit.0", "completed_exit_zero", 0.75, f"{c.name} exits 0 (Completed) but restartPolicy is Always",
                        f"The process in {c.name} finishes successfully (exit code 0) and exits; the {kind}'s restartPolicy Always restarts it, "
                        "and the repeated exits put it in CrashLoopBackOff. A run-to-completion task belongs in a Job or CronJob, "

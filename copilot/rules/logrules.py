@@ -7,8 +7,13 @@ import posixpath
 from copilot import fixes
 from copilot.bundle import Bundle, Container, Ref
 from copilot.logs import BoundedLog
+from copilot.rca import Evidence
+from copilot.rules import specrules
 from copilot.rules.findings import Finding, ev
 from copilot.rules.signatures import Hit
+
+STACK_CATEGORIES = ("app_crash", "missing_dependency", "oom_killed")
+HEAP_FLAGS = ("-Xmx", "MaxRAMPercentage", "max-old-space-size", "MaxHeapSize")
 
 
 def crash_log(c: Container) -> BoundedLog | None:
@@ -28,7 +33,7 @@ def score(hit: Hit, total_lines: int) -> float:
         value += 0.15
     if hit.severity >= 2:
         value += 0.1 * (hit.severity - 1)
-    elif hit.severity == 1 or hit.severity == 0:
+    elif hit.severity in (0, 1):
         value *= 0.6
     return value
 
@@ -47,69 +52,121 @@ def describe(hit: Hit) -> str:
         return hit.signature.what
 
 
-def _container_index(bundle: Bundle, c: Container) -> int:
+def block(log: BoundedLog, hit: Hit, after: int) -> str:
+    """The hit's line and the contiguous lines that follow it (a stack trace, a list of options)."""
+    lines = log.lines
+    start = next((i for i, line in enumerate(lines) if line.no == hit.line_no), None)
+    if start is None or lines[start].repeats > 1:
+        return hit.line
+    out, expected = [lines[start].text], lines[start].no + 1
+    for line in lines[start + 1:start + 1 + after]:
+        if line.no != expected or line.repeats > 1 or "[cut " in line.text or not line.text.strip():
+            break
+        out.append(line.text)
+        expected += 1
+    return "\n".join(out).rstrip()
+
+
+def log_evidence(bundle: Bundle, c: Container, hit: Hit) -> list[Evidence]:
+    log = crash_log(c)
+    if log is None:
+        return [ev("logs", bundle.target.ref, hit.line)]
+    after = 16 if hit.signature.category in STACK_CATEGORIES else 4
+    out = [ev("logs", bundle.target.ref, block(log, hit, after))]
+    quoted = out[0].excerpt
+    for other in sorted(log.hits, key=lambda h: -score(h, log.total_lines)):
+        if len(out) >= 3:
+            break
+        if other.line not in quoted and other.signature.strength >= 0.6 and (other.signature.fatal or other.severity >= 2) \
+                and other.signature.category in (hit.signature.category, "app_crash", "missing_dependency"):
+            out.append(ev("logs", bundle.target.ref, other.line))
+            quoted += "\n" + other.line
+    last = [line for line in log.lines[-3:] if line.text.strip() and line.text not in quoted]
+    ends = bool(log.lines) and log.lines[-1].no + log.lines[-1].repeats - 1 >= log.total_lines
+    if last and ends and hit.signature.category in STACK_CATEGORIES:
+        out.append(ev("logs", bundle.target.ref, "\n".join(line.text for line in last)))
+    return out
+
+
+def heap_evidence(bundle: Bundle, c: Container) -> list[Evidence]:
+    """Spec lines about memory: the limit and any heap flags in env or args."""
+    out = []
+    if c.limits.get("memory"):
+        out.append(ev("spec", bundle.target.ref, f"containers[{c.name}].resources.limits.memory: {c.limits['memory']}"))
+    for env in c.spec.get("env") or []:
+        value = str(env.get("value") or "")
+        if any(flag in value for flag in HEAP_FLAGS):
+            out.append(ev("spec", bundle.target.ref, f"env {env.get('name')}={value}"))
+    for arg in (c.spec.get("command") or []) + (c.spec.get("args") or []):
+        if any(flag in str(arg) for flag in HEAP_FLAGS):
+            out.append(ev("spec", bundle.target.ref, f"args: {arg}"))
+    return out
+
+
+def _index(bundle: Bundle, c: Container) -> int:
     return [x.name for x in bundle.target.containers if x.init == c.init].index(c.name)
 
 
-def _mounted_configmap(bundle: Bundle, c: Container, path: str) -> Ref | None:
-    volumes = {v.get("name"): v for v in bundle.target.spec.get("volumes") or []}
-    for mount in c.spec.get("volumeMounts") or []:
-        mount_path = mount.get("mountPath", "")
-        if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
-            vol = volumes.get(mount.get("name")) or {}
-            if "configMap" in vol:
-                return Ref("ConfigMap", bundle.namespace, vol["configMap"].get("name", ""))
-    return None
+def revision(bundle: Bundle, workload: Ref) -> int:
+    obj = next((o for o in bundle.objects.get(workload.kind, []) if (o.get("metadata") or {}).get("name") == workload.name), {})
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    try:
+        return int(annotations.get("deployment.kubernetes.io/revision") or (obj.get("status") or {}).get("observedGeneration") or 1)
+    except ValueError:
+        return 1
 
 
 def log_finding(bundle: Bundle, c: Container) -> Finding | None:
     hit = decisive_hit(c)
     if hit is None:
         return None
-    log_ref = f"{bundle.target.ref}/{c.name}"
+    index = _index(bundle, c)
+    for special in (specrules.read_only_root(bundle, c, crash_log(c), index), specrules.auth_secret(bundle, c, hit),
+                    specrules.privileged_port(bundle, c, hit), specrules.port_clash(bundle, c, hit, index),
+                    specrules.mounted_path(bundle, c, hit, index)):
+        if special is not None:
+            if special.rule != "spec.read-only-root":
+                special.evidence = log_evidence(bundle, c, hit) + special.evidence[1:]
+            return special
     workload = bundle.target.workload
     category, groups = hit.signature.category, hit.groups
     what = describe(hit)
-    evidence = [ev("logs", bundle.target.ref, hit.line)]
+    evidence = log_evidence(bundle, c, hit)
     end = c.ending
     exit_text = f" and exits with code {end.exit_code}" if end and end.exit_code not in (None, 0) else ""
     cause = f"{c.name}'s last run logged \"{hit.line.strip()[:300]}\" ({what}){exit_text}; it restarts and fails the same way."
-    fix: list = []
-    recs: list[str] = []
-    culprit = workload
-    index = _container_index(bundle, c)
-    group = "initContainers" if c.init else "containers"
-    if category == "missing_env_var" and groups.get("var"):
-        var = groups["var"]
-        defined = any(e.get("name") == var for e in c.spec.get("env") or [])
-        fix.append(fixes.set_env(workload, c.name, var))
-        cause += f" {var} is {'set but empty or invalid' if defined else 'not set'} in the pod spec."
+    fix, recs = [], []
+    rollback = revision(bundle, workload) > 1 and workload.kind in ("Deployment", "StatefulSet", "DaemonSet")
+    if category == "missing_env_var":
+        defined = {e.get("name") for e in c.spec.get("env") or []}
+        names = [groups["var"]] if groups.get("var") else specrules.env_names(evidence[0].excerpt, defined)
+        for var in names[:1]:
+            fix.append(fixes.set_env(workload, c.name, var))
+            cause += f" {var} is {'set but empty or invalid' if var in defined else 'not set'} in the pod spec."
     elif category == "oom_killed":
         limit = fixes.memory_bytes(c.limits.get("memory"))
+        evidence += heap_evidence(bundle, c)
         fix.append(fixes.set_memory(workload, c))
-        if limit and hit.signature.id.startswith("node"):
+        if limit and "node" in hit.signature.id:
             fix.append(fixes.set_env(workload, c.name, "NODE_OPTIONS", f"--max-old-space-size={int(limit / 2**20 * 0.75)}"))
         elif limit and ("java" in hit.signature.id or "jvm" in hit.signature.id):
             fix.append(fixes.set_env(workload, c.name, "JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=75.0"))
-    elif category == "invalid_config" and groups.get("path"):
-        culprit = _mounted_configmap(bundle, c, groups["path"]) or workload
     elif category == "permission_denied" and "read-only" in hit.line.lower() and groups.get("path"):
         directory = posixpath.dirname(groups["path"].rstrip("/")) or "/tmp"
-        has_volumes = bool(bundle.target.spec.get("volumes"))
-        has_mounts = bool(c.spec.get("volumeMounts"))
-        ops = [{"op": "add", "path": "/volumes/-" if has_volumes else "/volumes",
-                "value": {"name": "writable", "emptyDir": {}} if has_volumes else [{"name": "writable", "emptyDir": {}}]},
-               {"op": "add", "path": f"/{group}/{index}/volumeMounts" + ("/-" if has_mounts else ""),
-                "value": {"name": "writable", "mountPath": directory} if has_mounts else [{"name": "writable", "mountPath": directory}]}]
-        fix.append(fixes.patch_json(workload, ops, f"mount a writable emptyDir at {directory}, keeping the root file system read-only"))
-    elif category in ("missing_dependency", "app_crash", "bad_command") and workload.kind in ("Deployment", "StatefulSet", "DaemonSet"):
-        revision = int(((bundle.objects.get(workload.kind) or [{}])[0].get("metadata") or {}).get("annotations", {}).get("deployment.kubernetes.io/revision", "1") or 1)
-        if revision > 1:
-            fix.append(fixes.rollout_undo(workload))
-        recs.append("Fix the image or code and roll out a new version; roll back meanwhile if an earlier revision worked.")
-    if not fix:
-        fix.append(fixes.inspect(bundle.target.ref, "logs", bundle.target.ref.name, "-c", c.name, "--previous", "--tail=100",
-                                 explanation="read the end of the crashed run's log"))
-    strength = min(0.95, hit.signature.strength)
-    return Finding(f"log.{hit.signature.id}", category, strength, f"{c.name}: {what}", cause, culprit, evidence, fix, c.name, recs,
-                   [], ) if log_ref else None
+        fix.append(specrules.writable_dir_fix(bundle, c, index, directory))
+    elif category == "bad_command":
+        evidence += specrules.wrong_architecture(bundle, c, hit)
+        if evidence[-1].source == "spec":
+            cause += f" The node is {evidence[-1].excerpt.split('=')[-1]}: the image {c.image} was built for another architecture."
+    elif category == "node_issue":
+        avx = specrules.avx_node_selector(bundle, hit)
+        fix += [avx] if avx else []
+    if rollback and category in ("missing_dependency", "app_crash", "bad_command", "node_issue", "invalid_config", "file_not_found"):
+        fix.append(fixes.rollout_undo(workload))
+        recs.append("Fix the image or configuration and roll out a new version; roll back meanwhile if the previous revision worked.")
+    if not fix and workload.kind in fixes.PATCHABLE:
+        fix.append(fixes.inspect(workload, "edit", fixes.target_of(workload), explanation=f"correct {c.name}'s command, arguments or environment"))
+    fix.append(fixes.inspect(bundle.target.ref, "logs", bundle.target.ref.name, "-c", c.name, "--previous", "--tail=100",
+                             explanation="read the end of the crashed run's log"))
+    return Finding(f"log.{hit.signature.id}", category, min(0.95, hit.signature.strength), f"{c.name}: {what}", cause,
+                   workload, evidence, fix, c.name, recs)
