@@ -51,7 +51,8 @@ def build(bundle: Bundle, findings: list[Finding]) -> list[TimelineEntry]:
             times = f" (x{e.count}, until {iso(e.last)})" if e.count > 1 and e.last and e.last != e.first else ""
             moments.append((e.first, ref, f"{e.reason}: {e.message[:200]}{times}"))
     for f in findings[:1]:
-        moments += f.moments
+        taken = {(iso(t), r) for t, r, _ in moments}
+        moments += [m for m in f.moments if (iso(m[0]), m[1]) not in taken]
         for item in f.evidence:
             if item.source in ("logs", "related"):
                 t = log_time(item.excerpt)

@@ -153,14 +153,24 @@ def probe_rule(bundle: Bundle, c: Container) -> Finding | None:
                        f"that it {slow} when the {kind} probe ({_probe_desc(probe)}) gives up; the kubelet kills it and it restarts.",
                        workload, evidence, [fixes.set_cpu(workload, c)], c.name,
                        ["Check CPU throttling (container_cpu_cfs_throttled_periods_total) during start-up."])
-    if port is not None and ports and isinstance(port, int) and port not in ports or isinstance(port, str) and port not in named:
-        target_port = next(iter(sorted(p for p in ports if p)), None)
+    numeric = {p.get("name"): p.get("containerPort") for p in c.spec.get("ports") or []}.get(port, port) if isinstance(port, str) else port
+    listening = listening_ports(crash_log(c))
+    wrong_declared = isinstance(numeric, int) and ports and numeric not in ports
+    wrong_listening = isinstance(numeric, int) and listening and numeric not in listening
+    if port is not None and (wrong_declared or wrong_listening or isinstance(numeric, str)):
+        target_port = (sorted(listening) or sorted(p for p in ports if p) or [None])[0]
+        what = f"the app logs that it listens on {sorted(listening)}" if wrong_listening else f"the container declares {sorted(p for p in ports if p)}"
         fix = [fixes.patch_json(workload, [{"op": "replace", "path": f"/{'initContainers' if c.init else 'containers'}/{index}/{kind}Probe/{_probe_kind(probe)}/port", "value": target_port}],
-                                f"point the {kind} probe at port {target_port}, the port the container listens on")] if target_port else []
-        return Finding("probe.port", "probe_failure", strength + 0.05,
-                       f"{c.name} is killed by its {kind} probe, which checks port {port} the container does not expose",
-                       f"The {kind} probe checks port {port} but the container declares {sorted(p for p in ports if p)}; every probe "
+                                f"point the {kind} probe at port {target_port}, the port the app listens on")] if target_port else []
+        if wrong_listening:
+            evidence.append(ev("logs", pod, listening[numeric_listen_key(listening)]))
+        return Finding("probe.port", "probe_failure", min(0.95, strength + 0.08),
+                       f"{c.name} is killed by its {kind} probe, which checks port {port}{f' ({numeric})' if numeric != port else ''} where nothing listens",
+                       f"The {kind} probe checks port {port}{f' ({numeric})' if numeric != port else ''} but {what}; every probe "
                        "fails, the kubelet kills the container and it restarts.", workload, evidence, fix, c.name)
+    log = crash_log(c)
+    last = [line.text for line in (log.lines[-2:] if log else []) if line.text.strip()]
+    evidence += [ev("logs", pod, "\n".join(last))] if last else []
     delay = probe.get("initialDelaySeconds", 0)
     budget = delay + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
     fix = [fixes.patch_json(workload, [{"op": "add", "path": f"/{'initContainers' if c.init else 'containers'}/{index}/{kind}Probe/initialDelaySeconds", "value": max(60, delay * 3)},
@@ -172,6 +182,24 @@ def probe_rule(bundle: Bundle, c: Container) -> Finding | None:
                    f"the container (exit {end.exit_code if end else '?'}, not OOMKilled) and restarts it.",
                    workload, evidence, fix, c.name,
                    ["Use a startupProbe for slow starts instead of a long initialDelaySeconds on the liveness probe."])
+
+
+_LISTEN = re.compile(r"(?:listen(?:ing)?|serving|started|bound|running)\b.{0,60}?(?:port[ =:]*|:)(\d{2,5})\b", re.I)
+
+
+def listening_ports(log) -> dict[int, str]:
+    """Ports the app says it listens on, with the line that says so."""
+    found: dict[int, str] = {}
+    for line in (log.lines if log else []):
+        for m in _LISTEN.finditer(line.text):
+            port = int(m.group(1))
+            if 0 < port < 65536 and "refused" not in line.text.lower():
+                found.setdefault(port, line.text)
+    return found
+
+
+def numeric_listen_key(listening: dict[int, str]) -> int:
+    return sorted(listening)[0]
 
 
 def _probe_kind(probe: dict) -> str:
