@@ -46,9 +46,10 @@ def candidate_hosts(bundle: Bundle) -> list[tuple[str, int | None, str]]:
         ports = {k.rsplit("_", 1)[0].upper(): v for k, v in env_pairs if _PORT_VAR.search(k) and str(v).isdigit()}
         for key, value in env_pairs:
             hosts = _hosts_in(value)
-            if not hosts and _HOST_VAR.search(key) and _BARE.match(value.strip().lower() or "-"):
-                port = ports.get(re.sub(_HOST_VAR, "", key).rstrip("_").upper())
-                hosts = [(value.strip().lower(), int(port) if port else None)]
+            port = ports.get(re.sub(_HOST_VAR, "", key).rstrip("_").upper()) if _HOST_VAR.search(key) else None
+            if not hosts and port is not None or not hosts and _HOST_VAR.search(key) and _BARE.match(value.strip().lower() or "-"):
+                hosts = [(value.strip().lower(), None)]
+            hosts = [(h, p if p is not None else (int(port) if port else None)) for h, p in hosts]
             out += [(h, p, f"env {key} of container {c.name}") for h, p in hosts]
         for arg in (c.spec.get("command") or []) + (c.spec.get("args") or []):
             out += [(h, p, f"args of container {c.name}") for h, p in _hosts_in(str(arg))]

@@ -119,3 +119,35 @@ def test_help_lists_commands_and_is_cheap():
     assert out.returncode == 0 and "rca" in out.stdout and "replay" in out.stdout
     for heavy in ("kubernetes", "langchain", "openai", "prometheus_api_client"):
         assert f" {heavy}\n" not in out.stderr, heavy
+
+
+def test_forbidden_pod_is_one_line_with_exit_4(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Deny(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+                               "message": 'pods "web-1" is forbidden: User "dev" cannot get resource "pods" in API group "" in the namespace "shop"'}).encode()
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Deny)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}], "users": [{"name": "u", "user": {}}]}))
+    try:
+        out = run("rca", "web-1", "-n", "shop", "--kubeconfig", str(kubeconfig), "--no-llm")
+    finally:
+        server.shutdown()
+    assert out.returncode == 4, out.stderr
+    assert out.stderr.count("\n") == 1 and "forbidden" in out.stderr and "Traceback" not in out.stderr
