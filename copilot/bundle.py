@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from copilot.logs import BoundedLog
 
 
+CLUSTER_DNS = "kube-dns.kube-system.svc"
+
+
 def parse_time(value: Any) -> datetime | None:
     if not value or not isinstance(value, str):
         return None
@@ -188,6 +191,17 @@ class Dependency:
 
 
 @dataclass
+class Revision:
+    """One revision of a workload's pod template (a ReplicaSet or a ControllerRevision)."""
+
+    ref: Ref
+    number: int
+    template: dict[str, Any]
+    created: datetime | None
+    ready: int | None = None
+
+
+@dataclass
 class Bundle:
     source: str
     now: datetime
@@ -198,6 +212,8 @@ class Bundle:
     objects: dict[str, list[dict[str, Any]]]  # kind -> objects read, for grounding and lookups
     events: list[Event] = field(default_factory=list)
     node_pods: list[dict[str, Any]] = field(default_factory=list)  # other pods on the target's node
+    revisions: list[Revision] = field(default_factory=list)  # the workload's current revision first, then the previous one
+    siblings: list[PodView] = field(default_factory=list)  # other pods of the same workload
     gaps: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 

@@ -270,10 +270,15 @@ def collect(source: Source, namespace: str, pod_name: str, progress: Progress | 
     bundle = Bundle(source.description, source.now(), target, refs, node, [], reader.objects, events, gaps=gaps,
                     node_pods=[p for p in node_pods if (p.get("metadata") or {}).get("name") != pod_name])
     if related:
-        from copilot.related import find_dependencies
+        from copilot import history
+        from copilot.related import find_dependencies, network_policies
 
+        say("reading rollout history and sibling pods")
+        bundle.revisions = history.revisions(reader, bundle)
+        bundle.siblings = history.siblings(reader, bundle, events)
         say("resolving dependencies")
         bundle.dependencies = find_dependencies(reader, bundle, events)
+        network_policies(reader, bundle)
     bundle.timings["collect_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return bundle
 

@@ -112,6 +112,12 @@ def patch_json(workload: Ref, ops: list[dict], explanation: str) -> Fix:
                explanation=explanation)
 
 
+def patch_json_object(ref: Ref, ops: list[dict], explanation: str) -> Fix:
+    """A JSON patch on an object itself (a Service, a ConfigMap), paths as given."""
+    return Fix(command=_kubectl(ref, "patch", target_of(ref), "--type=json", "-p", json.dumps(ops, separators=(",", ":"))),
+               explanation=explanation)
+
+
 def container_path(workload_pod_spec_index: int, init: bool, field: str) -> str:
     group = "initContainers" if init else "containers"
     return f"/{group}/{workload_pod_spec_index}/{field}"

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Any
 
-from copilot.bundle import Bundle, Dependency, Event, Ref
+from copilot.bundle import CLUSTER_DNS, Bundle, Dependency, Event, Ref
 from copilot.collector import Reader, pod_view
 
 MAX_DEPENDENCIES = 8
@@ -59,9 +59,13 @@ def candidate_hosts(bundle: Bundle) -> list[tuple[str, int | None, str]]:
                 if host:
                     port = hit.groups.get("port")
                     out.append((host.lower(), int(port) if port and port.isdigit() else None, f"log of container {c.name}"))
+    dns_trouble = any(h.signature.category == "network_error" or h.groups.get("port") == "53"
+                      for c in bundle.target.containers for log in (c.previous_log, c.current_log) for h in (log.hits if log else []))
+    if dns_trouble:
+        out.append((CLUSTER_DNS, 53, "cluster DNS (the log shows name-resolution errors)"))
     seen, unique = set(), []
     for host, port, where in out:
-        if host in ("localhost", "127.0.0.1", "0.0.0.0", "::1") or (host, port) in seen:
+        if host in ("localhost", "127.0.0.1", "0.0.0.0", "::1") or (host, port) in seen or port == 53 and host != CLUSTER_DNS:
             continue
         seen.add((host, port))
         unique.append((host, port, where))
@@ -156,3 +160,10 @@ def _resolve_backends(reader: Reader, dep: Dependency, namespace: str, events: l
                 if _matches(labels, selector):
                     dep.workload = Ref(kind, namespace, (obj.get("metadata") or {}).get("name", ""))
                     return
+
+
+def network_policies(reader: Reader, bundle: Bundle) -> None:
+    """NetworkPolicies of the target's namespace and its dependencies' namespaces (one list each)."""
+    namespaces = {bundle.namespace} | {p.ref.namespace for d in bundle.dependencies for p in d.pods if p.ref.namespace}
+    for ns in sorted(namespaces):
+        reader.list("NetworkPolicy", ns)

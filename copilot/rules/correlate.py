@@ -6,7 +6,7 @@ import difflib
 from datetime import timedelta
 
 from copilot import fixes
-from copilot.bundle import Bundle, Container, Dependency, PodView, iso
+from copilot.bundle import CLUSTER_DNS, Bundle, Container, Dependency, PodView, Ref, iso
 from copilot.rules.findings import Finding, ev
 from copilot.rules.logrules import crash_log, decisive_hit
 from copilot.rules.signatures import Hit
@@ -55,8 +55,12 @@ def dependency_rule(bundle: Bundle, c: Container) -> Finding | None:
     if hit is None or hit.signature.category not in DEPENDENCY_CATEGORIES:
         hit = hits[-1]
     candidates = [d for d in bundle.dependencies if any(_matches(d, h) for h in hits)] or bundle.dependencies
+    dns = [d for d in bundle.dependencies if d.host == CLUSTER_DNS]
+    if hit.signature.category == "network_error":
+        candidates = dns + [d for d in candidates if d not in dns]
     for dep in candidates:
-        finding = _failed_backend(bundle, c, dep, hit, crash_time) or _no_backend(bundle, c, dep, hit)
+        finding = (_wrong_target_port(bundle, c, dep, hit) or _failed_backend(bundle, c, dep, hit, crash_time)
+                   or _no_backend(bundle, c, dep, hit))
         if finding:
             return finding
     return _unresolvable(bundle, c, hit)
@@ -103,9 +107,47 @@ def _failed_backend(bundle, c, dep: Dependency, hit: Hit, crash_time) -> Finding
                                  explanation=f"read why {dc.name} failed")]
             summary = f"{c.name} crashes because its dependency {workload.short} is not available"
             recs = [f"Make {c.name} retry its connection with backoff instead of exiting."]
-        return Finding("correlate.dependency", "dependency_unavailable", 0.92 if oom else 0.85, summary, chain, workload,
+        if dep.host == CLUSTER_DNS:
+            summary = f"{c.name} cannot resolve names: the cluster DNS ({workload.short}) is not serving"
+            chain = (f"Cluster DNS is down: {pod.ref.name} ({workload.short}) is unhealthy ({'; '.join(facts[:2])}). "
+                     f"{c.name} fails to resolve its dependencies (\"{what_hit}\") and exits with code {crash_exit(c)}.")
+            recs = ["Every pod that resolves names is affected; fix DNS first, then the crash-looping pods recover on their own."]
+        category = "network_error" if dep.host == CLUSTER_DNS else "dependency_unavailable"
+        return Finding("correlate.dependency", category, 0.92 if oom else 0.85, summary, chain, workload,
                        evidence, fix, c.name, recs, moments)
     return None
+
+
+def _target_ports(svc: dict) -> list[tuple[int, int | str]]:
+    return [(i, p.get("targetPort", p.get("port"))) for i, p in enumerate((svc.get("spec") or {}).get("ports") or [])]
+
+
+def _wrong_target_port(bundle: Bundle, c: Container, dep: Dependency, hit: Hit) -> Finding | None:
+    """The Service forwards to a port the backing pods do not listen on."""
+    if dep.service is None or not dep.pods or dep.host == CLUSTER_DNS:
+        return None
+    declared = {p.get("containerPort"): p.get("name") for x in dep.pods[0].containers for p in x.spec.get("ports") or []}
+    if not declared:
+        return None
+    names = {name for name in declared.values() if name}
+    wrong = [(i, tp) for i, tp in _target_ports(dep.service) if (isinstance(tp, int) and tp not in declared)
+             or (isinstance(tp, str) and not tp.isdigit() and tp not in names)]
+    if not wrong:
+        return None
+    index, port = wrong[0]
+    svc_name = (dep.service.get("metadata") or {}).get("name", "")
+    svc = Ref("Service", (dep.service.get("metadata") or {}).get("namespace") or bundle.namespace, svc_name)
+    right = sorted(p for p in declared if p)[0]
+    pod = dep.pods[0]
+    fix = fixes.patch_json_object(svc, [{"op": "replace", "path": f"/spec/ports/{index}/targetPort", "value": right}],
+                                  f"send Service {svc_name}'s traffic to port {right}, where {pod.workload.short} listens")
+    evidence = [ev("logs", bundle.target.ref, hit.line), ev("spec", svc, f"spec.ports[{index}].targetPort: {port}"),
+                ev("related", pod.ref, f"containerPort: {right}")]
+    return Finding("correlate.target-port", "dependency_unavailable", 0.9,
+                   f"Service {svc_name} forwards to port {port}, but {pod.workload.short} listens on {right}",
+                   f"{c.name} connects to {dep.host} and is refused (\"{hit.line.strip()[:200]}\"): Service {svc_name} sends traffic "
+                   f"to targetPort {port}, where nothing listens; the pods behind it ({pod.workload.short}) declare port {right}.",
+                   svc, evidence, [fix], c.name)
 
 
 def crash_exit(c: Container) -> str:

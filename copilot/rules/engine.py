@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from copilot.bundle import Bundle, Container
 from copilot.rules.container import container_findings, node_rule
+from copilot.rules.changes import rollout_regression
 from copilot.rules.correlate import dependency_rule
+from copilot.rules.network import network_findings
 from copilot.rules.findings import Finding
 
 
@@ -28,13 +30,18 @@ def analyze(bundle: Bundle) -> list[Finding]:
         dep = dependency_rule(bundle, c)
         if dep:
             findings.append(dep)
+        findings += network_findings(bundle, c)
         for other in bundle.failing_containers():
             if other is not c:
                 findings += [_weaken(f, 0.8) for f in container_findings(bundle, other)]
     node = node_rule(bundle)
     if node:
         findings.append(node)
-    return sorted(findings, key=lambda f: -f.strength)
+    findings.sort(key=lambda f: -f.strength)
+    rollout = rollout_regression(bundle, findings[0] if findings else None)
+    if rollout is not None and (not findings or findings[0].culprit == bundle.target.workload or findings[0].strength < 0.5):
+        findings.insert(0, rollout)
+    return findings
 
 
 def _weaken(finding: Finding, factor: float) -> Finding:

@@ -1,0 +1,214 @@
+"""Network causes across resources: NetworkPolicies that drop the traffic, and mesh sidecars not ready yet."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import shlex
+from typing import Any
+
+from copilot import fixes
+from copilot.bundle import Bundle, Container, Dependency, PodView, Ref
+from copilot.rca import Fix
+from copilot.rules.findings import Finding, ev
+from copilot.rules.logrules import crash_log
+from copilot.rules.signatures import Hit
+
+_TIMEOUT = re.compile(r"i/o timeout|timed out|ETIMEDOUT|deadline exceeded|no route to host|EHOSTUNREACH", re.I)
+_REFUSED = re.compile(r"connection refused|ECONNREFUSED|upstream connect error|503 Service Unavailable|connection reset", re.I)
+MESH = {"istio": ("istio-proxy", "proxyv2"), "linkerd": ("linkerd-proxy", "linkerd2-proxy")}
+
+
+def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool | None:
+    """Label selector semantics; None when the selector cannot be decided (unknown labels)."""
+    if selector is None:
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if (op == "In" and labels.get(key) not in values) or (op == "NotIn" and labels.get(key) in values) \
+                or (op == "Exists" and key not in labels) or (op == "DoesNotExist" and key in labels):
+            return False
+    return True
+
+
+def _ns_labels(namespace: str) -> dict[str, str]:
+    return {"kubernetes.io/metadata.name": namespace}
+
+
+def _peer_allows(peer: dict[str, Any], pod: PodView, policy_ns: str) -> bool | None:
+    if "ipBlock" in peer:
+        ip = (pod.raw.get("status") or {}).get("podIP")
+        if not ip:
+            return None
+        block = peer["ipBlock"]
+        addr = ipaddress.ip_address(ip)
+        return addr in ipaddress.ip_network(block.get("cidr", "0.0.0.0/0"), strict=False) and \
+            not any(addr in ipaddress.ip_network(x, strict=False) for x in block.get("except") or [])
+    labels = (pod.raw.get("metadata") or {}).get("labels") or {}
+    ns_sel = peer.get("namespaceSelector")
+    if ns_sel is None:
+        ns_ok: bool | None = pod.ref.namespace == policy_ns
+    else:
+        known = selector_matches(ns_sel, _ns_labels(pod.ref.namespace or ""))
+        keys = set((ns_sel.get("matchLabels") or {})) | {e.get("key") for e in ns_sel.get("matchExpressions") or []}
+        ns_ok = known if keys <= {"kubernetes.io/metadata.name"} or known else None
+    pod_ok = selector_matches(peer.get("podSelector"), labels) if "podSelector" in peer else True
+    if ns_ok is False or pod_ok is False:
+        return False
+    return None if ns_ok is None else True
+
+
+def _port_allows(ports: list[dict[str, Any]] | None, port: int | None, names: dict[int, str]) -> bool:
+    if not ports or port is None:
+        return True
+    for p in ports:
+        value, end = p.get("port"), p.get("endPort")
+        if value is None or value == port or (isinstance(value, str) and names.get(port) == value) \
+                or (isinstance(value, int) and end and value <= port <= end):
+            return True
+    return False
+
+
+def _allowed(policy: dict[str, Any], direction: str, peer_pod: PodView, port: int | None, names: dict[int, str]) -> bool | None:
+    rules = (policy.get("spec") or {}).get("egress" if direction == "Egress" else "ingress") or []
+    key = "to" if direction == "Egress" else "from"
+    policy_ns = (policy.get("metadata") or {}).get("namespace") or ""
+    undecided = False
+    for rule in rules:
+        if not _port_allows(rule.get("ports"), port, names):
+            continue
+        peers = rule.get(key)
+        if not peers:
+            return True
+        for peer in peers:
+            verdict = _peer_allows(peer, peer_pod, policy_ns)
+            if verdict:
+                return True
+            undecided |= verdict is None
+    return None if undecided else False
+
+
+def _types(policy: dict[str, Any]) -> list[str]:
+    spec = policy.get("spec") or {}
+    return spec.get("policyTypes") or (["Ingress"] + (["Egress"] if "egress" in spec else []))
+
+
+def blocking_policy(bundle: Bundle, source: PodView, dest: PodView, port: int | None) -> tuple[dict, str] | None:
+    """The policy that denies source -> dest:port, if the policies decide it (egress of source, ingress of dest)."""
+    names = {p.get("containerPort"): p.get("name") for c in dest.containers for p in c.spec.get("ports") or []}
+    for direction, selected, peer in (("Egress", source, dest), ("Ingress", dest, source)):
+        labels = (selected.raw.get("metadata") or {}).get("labels") or {}
+        applying = [p for p in bundle.objects.get("NetworkPolicy", [])
+                    if (p.get("metadata") or {}).get("namespace", selected.ref.namespace) == selected.ref.namespace
+                    and direction in _types(p) and selector_matches((p.get("spec") or {}).get("podSelector") or {}, labels)]
+        if not applying:
+            continue
+        verdicts = [_allowed(p, direction, peer, port, names) for p in applying]
+        if not any(v is True or v is None for v in verdicts):
+            return applying[0], direction
+    return None
+
+
+def policy_rule(bundle: Bundle, c: Container, hits: list[Hit]) -> Finding | None:
+    """A healthy dependency the target cannot reach because a NetworkPolicy drops the traffic."""
+    if not bundle.objects.get("NetworkPolicy"):
+        return None
+    for hit in reversed(hits):
+        if not (_TIMEOUT.search(hit.line) or hit.signature.category == "network_error"):
+            continue
+        for dep in bundle.dependencies:
+            healthy = [p for p in dep.pods if p.ready]
+            if not healthy:
+                continue
+            port = _dest_port(dep, healthy[0])
+            blocked = blocking_policy(bundle, bundle.target, healthy[0], port)
+            if blocked is None:
+                continue
+            policy, direction = blocked
+            meta = policy.get("metadata") or {}
+            ref = Ref("NetworkPolicy", meta.get("namespace") or bundle.namespace, meta.get("name", ""))
+            peer = healthy[0] if direction == "Egress" else bundle.target
+            peer_labels = (peer.raw.get("metadata") or {}).get("labels") or {}
+            rule = {"to" if direction == "Egress" else "from": [{"podSelector": {"matchLabels": _stable(peer_labels)},
+                                                                 "namespaceSelector": {"matchLabels": _ns_labels(peer.ref.namespace or "")}}]}
+            if port:
+                rule["ports"] = [{"protocol": "UDP" if port == 53 else "TCP", "port": port}]
+            field = "egress" if direction == "Egress" else "ingress"
+            has = bool((policy.get("spec") or {}).get(field))
+            op = {"op": "add", "path": f"/spec/{field}/-" if has else f"/spec/{field}", "value": rule if has else [rule]}
+            fix = fixes.patch_json_object(ref, [op], f"allow {bundle.target.workload.short} to reach {dep.workload.short if dep.workload else dep.host}"
+                                          + (f" on port {port}" if port else ""))
+            spec_line = f"policyTypes: {_types(policy)}; podSelector: {json.dumps((policy.get('spec') or {}).get('podSelector') or {}, separators=(',', ':'))}"
+            return Finding("network.policy", "network_error", 0.9,
+                           f"NetworkPolicy {ref.name} drops {c.name}'s traffic to {dep.host}",
+                           f"{c.name} cannot reach {dep.host}{f':{port}' if port else ''} (\"{hit.line.strip()[:200]}\") although "
+                           f"{healthy[0].ref.name} is Ready: NetworkPolicy {ref.namespace}/{ref.name} selects "
+                           f"{'the crashing pod and allows no egress' if direction == 'Egress' else healthy[0].ref.name + ' and allows no ingress'} "
+                           "to that destination, so the packets are dropped and the connection times out.",
+                           ref, [ev("logs", bundle.target.ref, hit.line), ev("related", ref, spec_line),
+                                 ev("status", healthy[0].ref, "Ready=True")], [fix], c.name)
+    return None
+
+
+def _stable(labels: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in labels.items() if k not in ("pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name")}
+
+
+def _dest_port(dep: Dependency, pod: PodView) -> int | None:
+    svc = dep.service or {}
+    for p in (svc.get("spec") or {}).get("ports") or []:
+        if dep.port in (None, p.get("port")):
+            target = p.get("targetPort", p.get("port"))
+            if isinstance(target, int):
+                return target
+            return next((cp.get("containerPort") for c in pod.containers for cp in c.spec.get("ports") or [] if cp.get("name") == target), None)
+    return dep.port
+
+
+def mesh_of(bundle: Bundle) -> tuple[str, Container] | None:
+    for c in bundle.target.containers:
+        for mesh, marks in MESH.items():
+            if c.name in marks or any(m in c.image for m in marks):
+                return mesh, c
+    return None
+
+
+def sidecar_rule(bundle: Bundle, c: Container, hits: list[Hit]) -> Finding | None:
+    """The app starts before the mesh proxy is ready, and its first connections are refused."""
+    mesh = mesh_of(bundle)
+    if mesh is None or mesh[1] is c:
+        return None
+    kind, proxy = mesh
+    end = c.ending
+    early = end is not None and end.started and end.finished and (end.finished - end.started).total_seconds() <= 60
+    refused = [h for h in hits if _REFUSED.search(h.line)]
+    healthy = all(p.ready for d in bundle.dependencies for p in d.pods) if bundle.dependencies else True
+    if not (refused and early and healthy):
+        return None
+    hit = refused[-1]
+    workload = bundle.target.workload
+    if kind == "istio":
+        body = {"spec": {"template": {"metadata": {"annotations": {"proxy.istio.io/config": '{"holdApplicationUntilProxyStarts": true}'}}}}}
+        what = "holdApplicationUntilProxyStarts"
+    else:
+        body = {"spec": {"template": {"metadata": {"annotations": {"config.linkerd.io/proxy-await": "enabled"}}}}}
+        what = "proxy-await"
+    fix = Fix(command=shlex.join(["kubectl", "-n", bundle.namespace, "patch", fixes.target_of(workload), "-p", json.dumps(body, separators=(",", ":"))]),
+              explanation=f"start {c.name} only once {proxy.name} is ready ({kind} {what})")
+    seconds = int((end.finished - end.started).total_seconds())
+    return Finding("network.sidecar", "network_error", 0.86,
+                   f"{c.name} connects before the {kind} sidecar {proxy.name} is ready",
+                   f"{c.name} fails {seconds}s after start with \"{hit.line.strip()[:200]}\" while its dependencies are healthy: "
+                   f"all its traffic goes through the {kind} proxy {proxy.name}, which was not ready yet, so the first connections are refused.",
+                   workload, [ev("logs", bundle.target.ref, hit.line), ev("spec", bundle.target.ref, f"containers[{proxy.name}].image: {proxy.image}")],
+                   [fix], c.name, ["Or retry connections at start-up instead of exiting."])
+
+
+def network_findings(bundle: Bundle, c: Container) -> list[Finding]:
+    log = crash_log(c)
+    hits = log.hits if log else []
+    return [f for f in (policy_rule(bundle, c, hits), sidecar_rule(bundle, c, hits)) if f]
