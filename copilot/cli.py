@@ -89,6 +89,27 @@ def _progress(message: str) -> None:
 
 
 @main.command()
+@click.argument("pod")
+@click.option("-n", "--namespace", help="Namespace of the pod (default: the kubeconfig's).")
+@click.option("--context", help="kubeconfig context to use.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to a kubeconfig file.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Incident file to write (YAML).")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+def record(pod, namespace, context, kubeconfig, output, force):
+    """Record a crash-looping POD from a live cluster as an incident file (Secret values are never read)."""
+    from copilot import app
+    from copilot.incident import parse_incident
+    from copilot.record import incident_dict, to_yaml, write_atomically
+
+    source = app.cluster_source(context, kubeconfig)
+    namespace = namespace or getattr(source, "default_namespace", None) or "default"
+    data = incident_dict(source, namespace, pod, _progress)
+    parse_incident(data, output)
+    write_atomically(output, to_yaml(data), force)
+    click.echo(f"recorded {namespace}/{pod}: {len(data['spec']['objects'])} objects, {len(data['spec']['logs'])} logs -> {output}", err=True)
+
+
+@main.command()
 @click.argument("file", type=click.Path())
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1 (default: a free one).")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default="copilot-replay.kubeconfig", show_default=True,

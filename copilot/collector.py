@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import time
+from collections import deque
 from typing import Any, Callable
 
 from copilot.bundle import Bundle, ConfigRef, Container, Event, PodView, Ref, Termination, parse_time
@@ -22,10 +23,11 @@ Progress = Callable[[str], None]
 class Reader:
     """Wraps a Source: turns non-fatal read failures into named gaps."""
 
-    def __init__(self, source: Source, gaps: list[str]):
+    def __init__(self, source: Source, gaps: list[str] | None = None, record_logs: bool = False):
         self.source = source
-        self.gaps = gaps
+        self.gaps = gaps if gaps is not None else []
         self.objects: dict[str, list[dict[str, Any]]] = {}
+        self.raw_logs: dict[str, dict[str, str]] | None = {} if record_logs else None
 
     def _keep(self, kind: str, objs: list[dict[str, Any]]) -> None:
         seen = self.objects.setdefault(kind, [])
@@ -71,10 +73,39 @@ class Reader:
                         yield f"\n[copilot: log longer than {LOG_HEAD_BYTES // 2**20} MiB; its last {LOG_TAIL_LINES} lines follow]\n".encode()
                         yield from tail
 
-            return bound_log(head_then_tail())
+            stream = head_then_tail()
+            if self.raw_logs is not None:
+                stream = _tee(stream, self.raw_logs.setdefault(f"{namespace}/{pod}/{container}", {}), which)
+            return bound_log(stream)
         except SourceError as e:
             self.gaps.append(f"{which} log of {pod}/{container}: {e}")
             return None
+
+
+RECORD_HEAD_BYTES = RECORD_TAIL_BYTES = 1024 * 1024
+
+
+def _tee(chunks, into: dict[str, str], which: str):
+    """Pass chunks through while keeping a bounded raw copy: the first and the last MiB."""
+    head, tail, tail_size, total = bytearray(), deque(), 0, 0
+    for chunk in chunks:
+        total += len(chunk)
+        room = RECORD_HEAD_BYTES - len(head)
+        if room > 0:
+            head += chunk[:room]
+            chunk_rest = chunk[room:]
+        else:
+            chunk_rest = chunk
+        if chunk_rest:
+            tail.append(chunk_rest)
+            tail_size += len(chunk_rest)
+            while tail_size - len(tail[0]) >= RECORD_TAIL_BYTES:
+                tail_size -= len(tail.popleft())
+        yield chunk
+    rest = b"".join(tail)
+    if total > len(head) + len(rest):
+        rest = f"\n[copilot record: {total - len(head) - len(rest)} bytes omitted]\n".encode() + rest
+    into[which] = (bytes(head) + rest).decode("utf-8", "replace")
 
 
 def _termination(raw: dict[str, Any] | None) -> Termination | None:
@@ -225,12 +256,12 @@ def check_config_refs(reader: Reader, namespace: str, refs: list[ConfigRef]) -> 
 
 
 def collect(source: Source, namespace: str, pod_name: str, progress: Progress | None = None,
-            related: bool = True) -> Bundle:
+            related: bool = True, reader: Reader | None = None) -> Bundle:
     """Read the pod and everything around it; only the pod itself is required."""
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    gaps: list[str] = []
-    reader = Reader(source, gaps)
+    reader = reader or Reader(source)
+    gaps = reader.gaps
     say(f"reading pod {namespace}/{pod_name}")
     try:
         pod = source.get("Pod", namespace, pod_name)

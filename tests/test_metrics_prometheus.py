@@ -1,0 +1,281 @@
+"""PrometheusMetrics against a real Prometheus backfilled with the demo incident, and against stub servers.
+
+The real-Prometheus tests skip only when the `prometheus` or `promtool` binary is missing
+(Debian: apt-get install prometheus).
+"""
+
+import json
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from copilot.incident import Series, load_incident
+from copilot.series import memory_stats, throttle_stats
+from copilot.sources.metrics import MetricsError, PrometheusMetrics, RecordedMetrics, find_prometheus
+
+DEMO = Path(__file__).resolve().parent.parent / "evals" / "incidents" / "payment-db-oom.yaml"
+MI = 2**20
+START, END = 1795183200, 1795185060          # the demo's recorded window, 14:00:00Z .. 14:31:00Z
+APP = {"namespace": "production", "pod": "payment-service-7d9f8b-xyz", "container": "payment"}
+
+
+def utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, timezone.utc)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def throttling_counters() -> list[Series]:
+    """CFS counters scraped every ~15 s (with jitter): throttling ramps from 5% to 90%, and the container restarts."""
+    rng = random.Random(7)
+    periods, throttled, values_p, values_t = 123_456.0, 4_321.0, [], []
+    t = START + 7.0
+    while t <= END:
+        share = 0.05 if t < START + 900 else min(0.9, 0.05 + (t - START - 900) / 600)
+        if abs(t - (START + 1500)) < 8:                        # restart: both counters begin again
+            periods, throttled = 0.0, 0.0
+        values_p.append((round(t, 3), f"{periods:.0f}"))
+        values_t.append((round(t, 3), f"{throttled:.0f}"))
+        step = 15 + rng.uniform(-1, 1)
+        periods += 10 * step
+        throttled += 10 * step * share
+        t += step
+    return [Series(metric={"__name__": "container_cpu_cfs_periods_total", **APP}, values=values_p),
+            Series(metric={"__name__": "container_cpu_cfs_throttled_periods_total", **APP}, values=values_t)]
+
+
+def openmetrics(series: list[Series]) -> str:
+    """OpenMetrics text for promtool: one family per metric name, samples with timestamps in seconds."""
+    def label(v: str) -> str:
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+    lines, families = [], {}
+    for s in series:
+        families.setdefault(s.metric["__name__"], []).append(s)
+    for name, members in families.items():
+        counter = name.endswith("_total")
+        lines.append(f"# TYPE {name.removesuffix('_total') if counter else name} {'counter' if counter else 'gauge'}")
+        for s in members:
+            labels = ",".join(f"{k}={label(v)}" for k, v in s.metric.items() if k != "__name__")
+            lines += [f"{name}{{{labels}}} {v} {t}" for t, v in s.values]
+    return "\n".join(lines + ["# EOF", ""])
+
+
+@pytest.fixture(scope="module")
+def recorded() -> list[Series]:
+    return load_incident(DEMO).spec.series + throttling_counters()
+
+
+@pytest.fixture(scope="module")
+def prometheus(recorded, tmp_path_factory):
+    """A real Prometheus on loopback serving the recorded series from backfilled blocks, with no scrape targets."""
+    missing = [b for b in ("prometheus", "promtool") if not shutil.which(b)]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed (Debian: apt-get install prometheus)")
+    work = tmp_path_factory.mktemp("prometheus")
+    (work / "series.om").write_text(openmetrics(recorded))
+    (work / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(work / "series.om"), str(work / "data")],
+                   check=True, capture_output=True, timeout=60)
+    url = f"http://127.0.0.1:{free_port()}"
+    log = (work / "prometheus.log").open("wb")
+    proc = subprocess.Popen(["prometheus", f"--config.file={work / 'prometheus.yml'}",
+                             f"--storage.tsdb.path={work / 'data'}", "--storage.tsdb.retention.time=100y",
+                             f"--web.listen-address={url.removeprefix('http://')}"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Prometheus did not become ready: {(work / 'prometheus.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_memory_series_matches_the_recording(prometheus, recorded):
+    live = PrometheusMetrics(prometheus).memory_working_set("production", "postgres-0", "postgres", utc(START), utc(END))
+    replay = RecordedMetrics(recorded).memory_working_set("production", "postgres-0", "postgres", utc(START), utc(END))
+    assert len(replay) == 63 and set(replay) <= set(live)    # every recorded sample, plus the 15 s steps between
+    a, b = memory_stats(live, 512 * MI), memory_stats(replay, 512 * MI)
+    assert (a.peak_bytes, a.peak_time) == (b.peak_bytes, b.peak_time) == (531661418, 1795184880)
+    assert (a.shape, a.resets) == (b.shape, b.resets) == ("leak", [1795184910])
+
+
+def test_unknown_container_is_an_empty_series(prometheus):
+    assert PrometheusMetrics(prometheus).memory_working_set("production", "postgres-0", "sidecar", utc(START), utc(END)) == []
+
+
+def test_throttling_matches_the_recorded_counters(prometheus, recorded):
+    args = (APP["namespace"], APP["pod"], APP["container"], utc(START + 60), utc(END))
+    live = PrometheusMetrics(prometheus).cpu_throttling(*args)
+    replay = RecordedMetrics(recorded).cpu_throttling(*args)
+    assert [t for t, _ in live] == [t for t, _ in replay] and len(live) > 100
+    assert max(abs(a - b) for (_, a), (_, b) in zip(live, replay)) < 0.02
+    stats = throttle_stats(live)
+    assert 0.85 < stats.max_ratio <= 1 and stats.mean_ratio < stats.max_ratio
+
+
+class Stub:
+    """A loopback HTTP server answering every request with one configured (status, body, delay)."""
+
+    def __init__(self):
+        self.status, self.body, self.delay = 200, b"", 0.0
+        self.requests: list[str] = []
+        self.release = threading.Event()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                stub.requests.append(self.path)
+                if stub.delay:
+                    stub.release.wait(stub.delay)
+                self.send_response(stub.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(stub.body)))
+                self.end_headers()
+                self.wfile.write(stub.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub():
+    server = Stub()
+    yield server
+    server.close()
+
+
+def test_the_exact_query_that_goes_out(stub):
+    stub.body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": []}}).encode()
+    metrics = PrometheusMetrics(stub.url + "/")
+    assert metrics.memory_working_set("prod", 'we"ird\\pod', "app", utc(START), utc(END), step_s=30) == []
+    assert metrics.cpu_throttling("prod", "p", "app", datetime(2026, 11, 20, 14, 0), utc(END)) == []
+    memory, cpu = (parse_qs(urlparse(path).query) for path in stub.requests)
+    assert memory == {"query": ['max(container_memory_working_set_bytes{namespace="prod",pod="we\\"ird\\\\pod",container="app"})'],
+                      "start": [str(START)], "end": [str(END)], "step": ["30s"], "timeout": ["5s"]}
+    assert cpu["query"] == [
+        'sum(rate(container_cpu_cfs_throttled_periods_total{namespace="prod",pod="p",container="app"}[2m])) / '
+        'sum(rate(container_cpu_cfs_periods_total{namespace="prod",pod="p",container="app"}[2m]))']
+    assert (cpu["start"], cpu["step"]) == ([str(START)], ["15s"])     # a naive datetime is UTC
+
+
+def test_unreachable_prometheus():
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(MetricsError) as e:
+        PrometheusMetrics(url).memory_working_set("prod", "p", "c", utc(START), utc(END))
+    assert str(e.value) == f"Prometheus at {url} is unreachable: connection refused"
+
+
+def test_slow_prometheus_times_out(stub):
+    stub.delay = 20
+    began = time.monotonic()
+    with pytest.raises(MetricsError) as e:
+        PrometheusMetrics(stub.url, timeout=0.5).memory_working_set("prod", "p", "c", utc(START), utc(END))
+    assert str(e.value) == f"Prometheus at {stub.url} did not answer within 0.5s"
+    assert time.monotonic() - began < 5
+    assert len(stub.requests) == 1
+
+
+@pytest.mark.parametrize("status, body, message", [
+    (500, {"status": "error", "errorType": "internal", "error": "query processing would load too many samples"},
+     "answered HTTP 500: query processing would load too many samples"),
+    (503, "Service Unavailable\n", "answered HTTP 503: Service Unavailable\\n"),
+    (401, "", "answered HTTP 401:  (check the credentials in the request headers)"),
+    (200, "<html>Grafana</html>", "answered with something that is not Prometheus JSON (is the URL the Prometheus server?)"),
+    (200, {"status": "success"}, "answered without data.result (is the URL the Prometheus server?)"),
+    (200, {"status": "success", "data": {"result": [{"values": [[1, "x"]]}]}}, "answered with a result that is not a matrix"),
+])
+def test_bad_answers_are_one_line_errors_after_one_attempt(stub, status, body, message):
+    stub.status = status
+    stub.body = (json.dumps(body) if isinstance(body, dict) else body).encode()
+    with pytest.raises(MetricsError) as e:
+        PrometheusMetrics(stub.url).memory_working_set("prod", "p", "c", utc(START), utc(END))
+    assert str(e.value) == f"Prometheus at {stub.url} {message}"
+    assert "\n" not in str(e.value)
+    assert len(stub.requests) == 1
+
+
+def service(name, namespace="monitoring", ports=((80, "http"),), labels=None, headless=False, target=None):
+    spec = {"ports": [{"port": p, "name": n, **({"targetPort": target} if target else {})} for p, n in ports]}
+    if headless:
+        spec["clusterIP"] = "None"
+    return {"metadata": {"name": name, "namespace": namespace, "labels": labels or {}}, "spec": spec}
+
+
+COMMUNITY_CHART = [
+    service("prometheus-alertmanager", ports=((9093, "http"),), labels={"app.kubernetes.io/name": "alertmanager"}),
+    service("prometheus-kube-state-metrics", ports=((8080, "http"),)),
+    service("prometheus-prometheus-node-exporter", ports=((9100, "metrics"),)),
+    service("prometheus-prometheus-pushgateway", ports=((9091, "http"),)),
+    service("prometheus-server", target=9090, labels={"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/component": "server"}),
+]
+KUBE_PROMETHEUS_STACK = [
+    service("kube-prometheus-stack-kubelet", "kube-system", ((10250, "https-metrics"), (10255, "http-metrics"))),
+    service("kube-prometheus-stack-coredns", "kube-system", ((9153, "http-metrics"),)),
+    service("kube-prometheus-stack-operator", ports=((443, "https"),), labels={"app": "kube-prometheus-stack-operator"}),
+    service("kube-prometheus-stack-grafana", ports=((80, "http-web"),)),
+    service("prometheus-operated", ports=((9090, "web"),), headless=True, labels={"operated-prometheus": "true"}),
+    service("kube-prometheus-stack-prometheus", ports=((9090, "http-web"), (8080, "reloader-web")),
+            labels={"app": "kube-prometheus-stack-prometheus"}),
+]
+
+
+@pytest.mark.parametrize("services, url", [
+    (COMMUNITY_CHART, "http://prometheus-server.monitoring.svc:80"),
+    (KUBE_PROMETHEUS_STACK, "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"),
+    (KUBE_PROMETHEUS_STACK[:5], "http://prometheus-operated.monitoring.svc:9090"),
+    ([service("metrics", "observability", ((9090, "api"),), labels={"app.kubernetes.io/name": "prometheus"})],
+     "http://metrics.observability.svc:9090"),
+    ([service("prometheus", "ops", ((443, "https"),))], "https://prometheus.ops.svc:443"),
+    (COMMUNITY_CHART[:4] + KUBE_PROMETHEUS_STACK[:4], None),
+    ([service("postgres", "production", ((5432, "postgres"),)), service("web", "shop")], None),
+    ([], None),
+])
+def test_find_prometheus(services, url):
+    assert find_prometheus(services) == url
+
+
+def test_importing_the_adapter_does_not_import_the_client():
+    code = "import sys, copilot.sources.metrics; print(sorted(m for m in ('prometheus_api_client', 'requests') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
