@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from copilot.bundle import CLUSTER_DNS, Bundle, Dependency, Event, Ref
-from copilot.collector import Reader, pod_view
+from copilot.collector import Reader, config_refs, pod_view
 
 MAX_DEPENDENCIES = 8
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://(?:[^\s/@]*@)?(?P<host>[A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d{1,5}))?")
@@ -144,12 +144,19 @@ def _resolve_backends(reader: Reader, dep: Dependency, namespace: str, events: l
     if endpoints is not None:
         dep.endpoints_ready = sum(len(s.get("addresses") or []) for s in endpoints.get("subsets") or [])
     pods = reader.list("Pod", namespace, label_selector=_selector(selector)) if selector else []
+    config_read: set[str] = set()
     for pod in (pods or [])[:5]:
         view = pod_view(reader, pod, events)
         for c in view.containers:
             if c.restart_count > 0 or not c.ready:
                 c.previous_log = reader.log(namespace, view.ref.name, c.name, previous=True) if c.last else None
                 c.current_log = reader.log(namespace, view.ref.name, c.name, previous=False) if c.state != "waiting" else None
+        if any(c.failing for c in view.containers):
+            # a failing dependency is diagnosed in turn: its ConfigMaps (never its Secrets) are part of that diagnosis
+            for ref in config_refs(pod):
+                if ref.kind == "ConfigMap" and ref.name not in config_read:
+                    config_read.add(ref.name)
+                    reader.get("ConfigMap", namespace, ref.name)
         dep.pods.append(view)
     if dep.pods:
         dep.workload = dep.pods[0].workload
@@ -165,5 +172,9 @@ def _resolve_backends(reader: Reader, dep: Dependency, namespace: str, events: l
 def network_policies(reader: Reader, bundle: Bundle) -> None:
     """NetworkPolicies of the target's namespace and its dependencies' namespaces (one list each)."""
     namespaces = {bundle.namespace} | {p.ref.namespace for d in bundle.dependencies for p in d.pods if p.ref.namespace}
+    found = False
     for ns in sorted(namespaces):
-        reader.list("NetworkPolicy", ns)
+        found |= bool(reader.list("NetworkPolicy", ns))
+    if found:
+        for ns in sorted(namespaces):
+            reader.get("Namespace", None, ns)

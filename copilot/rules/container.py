@@ -261,16 +261,30 @@ def node_rule(bundle: Bundle) -> Finding | None:
     bad = [cond for cond in (node.get("status") or {}).get("conditions") or []
            if (cond.get("type") == "Ready" and cond.get("status") != "True")
            or (cond.get("type") in ("MemoryPressure", "DiskPressure", "PIDPressure") and cond.get("status") == "True")]
-    if status.get("reason") != "Evicted" and not bad:
+    system_oom = [e for e in bundle.events if e.reason == "SystemOOM" and e.object.kind == "Node" and e.object.name == node_name]
+    oom_killed = [c for c in bundle.target.containers if c.ending is not None and c.ending.reason == "OOMKilled"]
+    pressure = [cond for cond in bad if cond.get("type") == "MemoryPressure"]
+    if status.get("reason") != "Evicted" and not bad and not (system_oom and oom_killed):
         return None
     ref = Ref("Node", None, node_name or "?")
     evidence = []
     if status.get("reason") == "Evicted":
         evidence.append(ev("status", bundle.target.ref, f"status.reason: Evicted message={status.get('message', '')}"))
     evidence += [ev("status", ref, f"{c.get('type')}={c.get('status')} {c.get('reason', '')} {c.get('message', '')}".strip()) for c in bad]
-    what = ", ".join(f"{c.get('type')}={c.get('status')}" for c in bad) or "pressure"
+    evidence += [ev("events", e.object, e.message) for e in system_oom[-1:]]
+    what = ", ".join(f"{c.get('type')}={c.get('status')}" for c in bad) or ("SystemOOM" if system_oom else "pressure")
     fix = [fixes.inspect(ref, "describe", f"node/{ref.name}", explanation="see the node's conditions, allocations and recent events"),
            fixes.inspect(ref, "cordon", ref.name, explanation="stop scheduling new pods on the node while it is fixed")]
+    if oom_killed and (pressure or system_oom):
+        c = oom_killed[0]
+        healthy = [p.ref.name for p in bundle.siblings if p.spec.get("nodeName") != node_name and p.ready]
+        if healthy:
+            evidence.append(ev("related", bundle.target.workload, f"replicas on other nodes are healthy: {', '.join(healthy[:3])}"))
+        return Finding("node.system-oom", "node_issue", 0.96, f"node {ref.name} ran out of memory ({what}) and the kernel killed {c.name}",
+                       f"Node {ref.name} is under memory pressure ({what}); the kernel's system OOM killer and the kubelet kill or evict "
+                       f"pods there, {c.name} among them (OOMKilled although its own limit is {c.limits.get('memory', 'unset')})."
+                       + (" Replicas on other nodes run fine." if healthy else ""), ref, evidence, fix, c.name,
+                       ["Find what fills the node's memory (kubectl top pods -A --sort-by=memory) and set requests that match real usage."])
     return Finding("node.condition", "node_issue", 0.85 if status.get("reason") == "Evicted" else 0.55,
                    f"node {ref.name} is unhealthy ({what})",
                    f"The pod runs on node {ref.name}, which reports {what}; the kubelet evicts or kills pods there.",

@@ -90,6 +90,7 @@ def _failed_backend(bundle, c, dep: Dependency, hit: Hit, crash_time) -> Finding
         ready_at = next((cond.get("lastTransitionTime") for cond in (pod.raw.get("status") or {}).get("conditions") or []
                          if cond.get("type") == "Ready"), None)
         what_hit = hit.line.strip()[:200]
+        culprit_note, culprit = "", workload
         if oom:
             limit = dc.limits.get("memory") or "its limit"
             chain = (f"{pod.ref.name} ({workload.short}) was OOMKilled at {iso(dead.finished)} (exit 137, memory limit {limit}); "
@@ -101,19 +102,34 @@ def _failed_backend(bundle, c, dep: Dependency, hit: Hit, crash_time) -> Finding
             recs = [f"Make {c.name} retry its connection with backoff instead of exiting while the database restarts.",
                     f"Watch {dc.name}'s memory: container_memory_working_set_bytes against its {limit} limit."]
         else:
-            chain = (f"{pod.ref.name} ({workload.short}) is unhealthy ({'; '.join(facts[:2])}). {c.name} depends on it "
+            own = _own_cause(bundle, pod, dc)
+            if own is not None:
+                evidence += ([e for e in own.evidence if e.source == "logs"][:1] + [e for e in own.evidence if e.source in ("related", "spec")][:2])
+                culprit_note = f" Its own cause: {own.summary}."
+            last = [line.text for line in (dc.current_log.lines[-2:] if dc.current_log else []) if line.text.strip()]
+            if last and not dc.waiting_reason:
+                evidence.append(ev("related", pod.ref, "\n".join(last)))
+            chain = (f"{pod.ref.name} ({workload.short}) is unhealthy ({'; '.join(facts[:2])}).{culprit_note} {c.name} depends on it "
                      f"({dep.mentioned_in}: {dep.host}) and fails (\"{what_hit}\"), exiting with code {crash_exit(c)}.")
-            fix = [fixes.inspect(pod.ref, "logs", pod.ref.name, "-c", dc.name, "--previous", "--tail=100",
-                                 explanation=f"read why {dc.name} failed")]
+            probe_failing = any(e.reason == "Unhealthy" for e in pod.events)
+            fix = list(own.fixes) if own is not None else []
+            if not fix and probe_failing and workload.kind in fixes.PATCHABLE:
+                fix.append(fixes.inspect(workload, "edit", fixes.target_of(workload),
+                                         explanation=f"review {dc.name}'s readiness probe and health: it has not become Ready"))
+            fix.append(fixes.inspect(pod.ref, "describe", f"pod/{pod.ref.name}", explanation=f"see why {pod.ref.name} is not ready"))
             summary = f"{c.name} crashes because its dependency {workload.short} is not available"
             recs = [f"Make {c.name} retry its connection with backoff instead of exiting."]
+            if own is not None and own.culprit != workload:
+                culprit = own.culprit
+                summary += f"; the fault is in {culprit.short}"
         if dep.host == CLUSTER_DNS:
             summary = f"{c.name} cannot resolve names: the cluster DNS ({workload.short}) is not serving"
-            chain = (f"Cluster DNS is down: {pod.ref.name} ({workload.short}) is unhealthy ({'; '.join(facts[:2])}). "
+            summary += f"; the fault is in {culprit.short}" if culprit != workload else ""
+            chain = (f"Cluster DNS is down: {pod.ref.name} ({workload.short}) is unhealthy ({'; '.join(facts[:2])}).{culprit_note} "
                      f"{c.name} fails to resolve its dependencies (\"{what_hit}\") and exits with code {crash_exit(c)}.")
             recs = ["Every pod that resolves names is affected; fix DNS first, then the crash-looping pods recover on their own."]
         category = "network_error" if dep.host == CLUSTER_DNS else "dependency_unavailable"
-        return Finding("correlate.dependency", category, 0.92 if oom else 0.85, summary, chain, workload,
+        return Finding("correlate.dependency", category, 0.92 if oom else 0.85, summary, chain, culprit,
                        evidence, fix, c.name, recs, moments)
     return None
 
@@ -148,6 +164,17 @@ def _wrong_target_port(bundle: Bundle, c: Container, dep: Dependency, hit: Hit) 
                    f"{c.name} connects to {dep.host} and is refused (\"{hit.line.strip()[:200]}\"): Service {svc_name} sends traffic "
                    f"to targetPort {port}, where nothing listens; the pods behind it ({pod.workload.short}) declare port {right}.",
                    svc, evidence, [fix], c.name)
+
+
+def _own_cause(bundle: Bundle, pod: PodView, dc: Container) -> Finding | None:
+    """Diagnose the failing dependency with the same container rules: why is it down?"""
+    from copilot.rules.container import container_findings
+
+    if not dc.failing or (dc.previous_log is None and dc.current_log is None and not dc.waiting_reason):
+        return None
+    sub = Bundle(bundle.source, bundle.now, pod, [], None, [], bundle.objects, bundle.events)
+    found = sorted((f for f in container_findings(sub, dc) if f.strength >= 0.8), key=lambda f: -f.strength)
+    return found[0] if found else None
 
 
 def crash_exit(c: Container) -> str:

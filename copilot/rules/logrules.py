@@ -60,7 +60,8 @@ def block(log: BoundedLog, hit: Hit, after: int) -> str:
         return hit.line
     out, expected = [lines[start].text], lines[start].no + 1
     for line in lines[start + 1:start + 1 + after]:
-        if line.no != expected or line.repeats > 1 or "[cut " in line.text or not line.text.strip():
+        introduces = out[-1].rstrip().endswith(":")
+        if line.no != expected or line.repeats > 1 or "[cut " in line.text or (not line.text.strip() and not introduces):
             break
         out.append(line.text)
         expected += 1
@@ -103,6 +104,13 @@ def heap_evidence(bundle: Bundle, c: Container) -> list[Evidence]:
     return out
 
 
+def _only_configmap(bundle: Bundle, c: Container) -> Ref | None:
+    volumes = {v.get("name"): v for v in bundle.target.spec.get("volumes") or []}
+    mounted = {volumes[m.get("name")]["configMap"].get("name") for m in c.spec.get("volumeMounts") or []
+               if "configMap" in volumes.get(m.get("name"), {})}
+    return Ref("ConfigMap", bundle.target.ref.namespace, mounted.pop()) if len(mounted) == 1 else None
+
+
 def _index(bundle: Bundle, c: Container) -> int:
     return [x.name for x in bundle.target.containers if x.init == c.init].index(c.name)
 
@@ -136,6 +144,7 @@ def log_finding(bundle: Bundle, c: Container) -> Finding | None:
     exit_text = f" and exits with code {end.exit_code}" if end and end.exit_code not in (None, 0) else ""
     cause = f"{c.name}'s last run logged \"{hit.line.strip()[:300]}\" ({what}){exit_text}; it restarts and fails the same way."
     fix, recs = [], []
+    culprit = workload
     rollback = revision(bundle, workload) > 1 and workload.kind in ("Deployment", "StatefulSet", "DaemonSet")
     if category == "missing_env_var":
         defined = {e.get("name") for e in c.spec.get("env") or []}
@@ -151,6 +160,15 @@ def log_finding(bundle: Bundle, c: Container) -> Finding | None:
             fix.append(fixes.set_env(workload, c.name, "NODE_OPTIONS", f"--max-old-space-size={int(limit / 2**20 * 0.75)}"))
         elif limit and ("java" in hit.signature.id or "jvm" in hit.signature.id):
             fix.append(fixes.set_env(workload, c.name, "JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=75.0"))
+    elif category == "invalid_config" and (config := _only_configmap(bundle, c)) is not None:
+        culprit = config
+        data = next(((o.get("data") or {}) for o in bundle.objects.get("ConfigMap", []) if (o.get("metadata") or {}).get("name") == config.name
+                     and (o.get("metadata") or {}).get("namespace", bundle.namespace) == config.namespace), {})
+        for key, text in list(data.items())[:1]:
+            head = "\n".join(str(text).splitlines()[:30])[:1500]
+            evidence.append(ev("related", config, f"{key}:\n{head}"))
+        fix.append(fixes.inspect(config, "edit", f"configmap/{config.name}", explanation=f"fix the configuration {c.name} loads from ConfigMap {config.name}"))
+        cause += f" The configuration comes from ConfigMap {config.name}, the only one it mounts."
     elif category == "permission_denied" and "read-only" in hit.line.lower() and groups.get("path"):
         directory = posixpath.dirname(groups["path"].rstrip("/")) or "/tmp"
         fix.append(specrules.writable_dir_fix(bundle, c, index, directory))
@@ -169,4 +187,4 @@ def log_finding(bundle: Bundle, c: Container) -> Finding | None:
     fix.append(fixes.inspect(bundle.target.ref, "logs", bundle.target.ref.name, "-c", c.name, "--previous", "--tail=100",
                              explanation="read the end of the crashed run's log"))
     return Finding(f"log.{hit.signature.id}", category, min(0.95, hit.signature.strength), f"{c.name}: {what}", cause,
-                   workload, evidence, fix, c.name, recs)
+                   culprit, evidence, fix, c.name, recs)

@@ -35,11 +35,17 @@ def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) ->
     return True
 
 
-def _ns_labels(namespace: str) -> dict[str, str]:
+_NAMESPACE_LABELS: dict[str, dict[str, str]] = {}
+
+
+def _ns_labels(namespace: str, bundle: Bundle | None = None) -> dict[str, str]:
+    for ns in (bundle.objects.get("Namespace", []) if bundle else []):
+        if (ns.get("metadata") or {}).get("name") == namespace:
+            return {**((ns.get("metadata") or {}).get("labels") or {}), "kubernetes.io/metadata.name": namespace}
     return {"kubernetes.io/metadata.name": namespace}
 
 
-def _peer_allows(peer: dict[str, Any], pod: PodView, policy_ns: str) -> bool | None:
+def _peer_allows(peer: dict[str, Any], pod: PodView, policy_ns: str, bundle: Bundle | None = None) -> bool | None:
     if "ipBlock" in peer:
         ip = (pod.raw.get("status") or {}).get("podIP")
         if not ip:
@@ -53,9 +59,10 @@ def _peer_allows(peer: dict[str, Any], pod: PodView, policy_ns: str) -> bool | N
     if ns_sel is None:
         ns_ok: bool | None = pod.ref.namespace == policy_ns
     else:
-        known = selector_matches(ns_sel, _ns_labels(pod.ref.namespace or ""))
+        recorded = bundle is not None and any((n.get("metadata") or {}).get("name") == pod.ref.namespace for n in bundle.objects.get("Namespace", []))
+        known = selector_matches(ns_sel, _ns_labels(pod.ref.namespace or "", bundle))
         keys = set((ns_sel.get("matchLabels") or {})) | {e.get("key") for e in ns_sel.get("matchExpressions") or []}
-        ns_ok = known if keys <= {"kubernetes.io/metadata.name"} or known else None
+        ns_ok = known if recorded or keys <= {"kubernetes.io/metadata.name"} or known else None
     pod_ok = selector_matches(peer.get("podSelector"), labels) if "podSelector" in peer else True
     if ns_ok is False or pod_ok is False:
         return False
@@ -73,7 +80,8 @@ def _port_allows(ports: list[dict[str, Any]] | None, port: int | None, names: di
     return False
 
 
-def _allowed(policy: dict[str, Any], direction: str, peer_pod: PodView, port: int | None, names: dict[int, str]) -> bool | None:
+def _allowed(policy: dict[str, Any], direction: str, peer_pod: PodView, port: int | None, names: dict[int, str],
+             bundle: Bundle | None = None) -> bool | None:
     rules = (policy.get("spec") or {}).get("egress" if direction == "Egress" else "ingress") or []
     key = "to" if direction == "Egress" else "from"
     policy_ns = (policy.get("metadata") or {}).get("namespace") or ""
@@ -85,7 +93,7 @@ def _allowed(policy: dict[str, Any], direction: str, peer_pod: PodView, port: in
         if not peers:
             return True
         for peer in peers:
-            verdict = _peer_allows(peer, peer_pod, policy_ns)
+            verdict = _peer_allows(peer, peer_pod, policy_ns, bundle)
             if verdict:
                 return True
             undecided |= verdict is None
@@ -107,9 +115,11 @@ def blocking_policy(bundle: Bundle, source: PodView, dest: PodView, port: int | 
                     and direction in _types(p) and selector_matches((p.get("spec") or {}).get("podSelector") or {}, labels)]
         if not applying:
             continue
-        verdicts = [_allowed(p, direction, peer, port, names) for p in applying]
+        verdicts = [_allowed(p, direction, peer, port, names, bundle) for p in applying]
         if not any(v is True or v is None for v in verdicts):
-            return applying[0], direction
+            meant = [p for p in applying if any(_port_allows(r.get("ports"), port, names) and r.get("ports")
+                                                for r in (p.get("spec") or {}).get("egress" if direction == "Egress" else "ingress") or [])]
+            return (meant or applying)[0], direction
     return None
 
 
@@ -134,7 +144,7 @@ def policy_rule(bundle: Bundle, c: Container, hits: list[Hit]) -> Finding | None
             peer = healthy[0] if direction == "Egress" else bundle.target
             peer_labels = (peer.raw.get("metadata") or {}).get("labels") or {}
             rule = {"to" if direction == "Egress" else "from": [{"podSelector": {"matchLabels": _stable(peer_labels)},
-                                                                 "namespaceSelector": {"matchLabels": _ns_labels(peer.ref.namespace or "")}}]}
+                                                                 "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": peer.ref.namespace or ""}}}]}
             if port:
                 rule["ports"] = [{"protocol": "UDP" if port == 53 else "TCP", "port": port}]
             field = "egress" if direction == "Egress" else "ingress"
@@ -142,6 +152,10 @@ def policy_rule(bundle: Bundle, c: Container, hits: list[Hit]) -> Finding | None
             op = {"op": "add", "path": f"/spec/{field}/-" if has else f"/spec/{field}", "value": rule if has else [rule]}
             fix = fixes.patch_json_object(ref, [op], f"allow {bundle.target.workload.short} to reach {dep.workload.short if dep.workload else dep.host}"
                                           + (f" on port {port}" if port else ""))
+            fixes_out = [fix]
+            label_fix = _namespace_label_fix(bundle, policy, direction, port, names_of(healthy[0]))
+            if label_fix is not None:
+                fixes_out.insert(0, label_fix)
             spec_line = f"policyTypes: {_types(policy)}; podSelector: {json.dumps((policy.get('spec') or {}).get('podSelector') or {}, separators=(',', ':'))}"
             return Finding("network.policy", "network_error", 0.9,
                            f"NetworkPolicy {ref.name} drops {c.name}'s traffic to {dep.host}",
@@ -150,12 +164,34 @@ def policy_rule(bundle: Bundle, c: Container, hits: list[Hit]) -> Finding | None
                            f"{'the crashing pod and allows no egress' if direction == 'Egress' else healthy[0].ref.name + ' and allows no ingress'} "
                            "to that destination, so the packets are dropped and the connection times out.",
                            ref, [ev("logs", bundle.target.ref, hit.line), ev("related", ref, spec_line),
-                                 ev("status", healthy[0].ref, "Ready=True")], [fix], c.name)
+                                 ev("status", healthy[0].ref, "Ready=True")], fixes_out, c.name)
+    return None
+
+
+def names_of(pod: PodView) -> dict[int, str]:
+    return {p.get("containerPort"): p.get("name") for c in pod.containers for p in c.spec.get("ports") or []}
+
+
+def _namespace_label_fix(bundle: Bundle, policy: dict, direction: str, port: int | None, names: dict[int, str]) -> Fix | None:
+    """An ingress rule meant for this port whose namespaceSelector the source namespace's labels miss."""
+    if direction != "Ingress":
+        return None
+    source_labels = _ns_labels(bundle.namespace, bundle)
+    for rule in (policy.get("spec") or {}).get("ingress") or []:
+        if not rule.get("ports") or not _port_allows(rule.get("ports"), port, names):
+            continue
+        for peer in rule.get("from") or []:
+            wanted = (peer.get("namespaceSelector") or {}).get("matchLabels") or {}
+            missing = {k: v for k, v in wanted.items() if source_labels.get(k) != v}
+            if missing and not (peer.get("podSelector") and selector_matches(peer["podSelector"], (bundle.target.raw.get("metadata") or {}).get("labels") or {}) is False):
+                labels = [f"{k}={v}" for k, v in sorted(missing.items())]
+                return Fix(command=shlex.join(["kubectl", "label", "namespace", bundle.namespace, *labels]),
+                           explanation=f"give namespace {bundle.namespace} the label(s) the policy's namespaceSelector expects ({', '.join(labels)})")
     return None
 
 
 def _stable(labels: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in labels.items() if k not in ("pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name")}
+    return {k: labels[k] for k in sorted(labels) if k not in ("pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name")}
 
 
 def _dest_port(dep: Dependency, pod: PodView) -> int | None:
@@ -170,7 +206,7 @@ def _dest_port(dep: Dependency, pod: PodView) -> int | None:
 
 
 def mesh_of(bundle: Bundle) -> tuple[str, Container] | None:
-    for c in bundle.target.containers:
+    for c in sorted(bundle.target.containers, key=lambda x: x.init and x.spec.get("restartPolicy") != "Always"):
         for mesh, marks in MESH.items():
             if c.name in marks or any(m in c.image for m in marks):
                 return mesh, c
@@ -201,7 +237,7 @@ def sidecar_rule(bundle: Bundle, c: Container, hits: list[Hit]) -> Finding | Non
               explanation=f"start {c.name} only once {proxy.name} is ready ({kind} {what})")
     seconds = int((end.finished - end.started).total_seconds())
     return Finding("network.sidecar", "network_error", 0.86,
-                   f"{c.name} connects before the {kind} sidecar {proxy.name} is ready",
+                   f"{c.name} connects before the {kind} sidecar {proxy.name} is ready, and its connections are refused",
                    f"{c.name} fails {seconds}s after start with \"{hit.line.strip()[:200]}\" while its dependencies are healthy: "
                    f"all its traffic goes through the {kind} proxy {proxy.name}, which was not ready yet, so the first connections are refused.",
                    workload, [ev("logs", bundle.target.ref, hit.line), ev("spec", bundle.target.ref, f"containers[{proxy.name}].image: {proxy.image}")],

@@ -29,6 +29,7 @@ COMMAND = (
 )
 
 ENV = (
+    ("env.requires_these", "missing_env_var", 0.85, True, r"(?i)requires? (?:that )?(?:these|the following) (?:environment )?variables? (?:are |to be |be )?(?:set|defined|provided)", "required environment variables are not set"),
     ("env.named_unset", "missing_env_var", 0.9, True, r"(?i)(?:environment|env)\.? var(?:iable)?s? [`'\"]?<VAR>[`'\"]? " + _UNSET, "environment variable {var} is not set"),
     ("env.unset_named", "missing_env_var", 0.9, True, r"(?i)[`'\"]?<VAR>[`'\"]? (?:environment|env)\.? var(?:iable)? " + _UNSET, "environment variable {var} is not set"),
     ("env.missing_named", "missing_env_var", 0.9, True, r"(?i)(?:missing|undefined|unset|no) (?:required )?(?:environment|env)\.? var(?:iable)?s?:? [`'\"]?<VAR>", "environment variable {var} is not set"),

@@ -84,6 +84,7 @@ GO = (
     ("go.dial_timeout", "dependency_unavailable", 0.59, True, r"dial tcp <HOSTPORT>: (?:i/o timeout|connect: connection timed out)", "connecting to {host}:{port} timed out"),
     ("go.dial_no_route", "dependency_unavailable", 0.55, True, r"dial tcp <HOSTPORT>: connect: no route to host", "{host}:{port} is unreachable (a Service without endpoints answers this way)"),
     ("go.lookup_no_such_host", "network_error", 0.76, True, r"lookup <HOST>(?: on [\w.:\[\]]+)?: (?:no such host|server misbehaving)", "the host name {host} does not resolve"),
+    ("go.lookup_refused", "network_error", 0.72, True, r"lookup <HOST> on [\w.:\[\]]+: (?:read|dial) udp .*: (?:connect: )?connection refused", "the cluster DNS server refuses lookups of {host} (DNS pods down?)"),
     ("go.lookup_timeout", "network_error", 0.67, True, r"lookup <HOST> on [\w.:\[\]]+: (?:read udp .*: )?i/o timeout", "DNS lookups of {host} time out (DNS unreachable, for example blocked by a NetworkPolicy)"),
     ("go.bind_in_use", "port_in_use", 0.95, True, r"listen tcp[46]? [\w.\[\]:]*?:<PORT>: bind: address already in use", "port {port} is already in use"),
     ("go.bind_denied", "permission_denied", 0.9, True, r"listen tcp[46]? [\w.\[\]:]*?:<PORT>: bind: permission denied", "binding port {port} is not permitted (ports below 1024 need root or NET_BIND_SERVICE)"),

@@ -78,6 +78,10 @@ BROKERS = (
     ("amqp.connection", "dependency_unavailable", 0.59, True, r"AMQPConnectionError|Socket closed abruptly during opening handshake", "RabbitMQ is not reachable"),
 )
 
+DNS = (
+    ("coredns.loop", "invalid_config", 0.9, True, r"plugin/loop: Loop \(\S+ -> \S+\) detected", "CoreDNS forwards queries back to itself (its upstream resolv.conf points at a local stub resolver)"),
+)
+
 NGINX = (
     ("nginx.host_not_found", "network_error", 0.8, True, r"host not found in upstream \"<HOST>(?::<PORT>)?\"", "nginx cannot resolve upstream host {host}"),
     ("nginx.bind_in_use", "port_in_use", 0.95, True, r"bind\(\) to \S*?:<PORT> failed \(98: Address (?:already )?in use\)", "port {port} is already in use"),
@@ -95,4 +99,4 @@ NGINX = (
     ("mesh.no_healthy_upstream", "dependency_unavailable", 0.5, True, r"no healthy upstream", "the upstream service has no healthy endpoints"),
 )
 
-ROWS = POSTGRES + MYSQL + REDIS + MONGO + BROKERS + NGINX
+ROWS = POSTGRES + MYSQL + REDIS + MONGO + BROKERS + DNS + NGINX

@@ -122,7 +122,11 @@ def port_clash(bundle: Bundle, c: Container, hit: Hit, index: int) -> Finding | 
         where = f"pod {other.get('namespace')}/{other.get('name')} on the same node already holds port {port} on the host network"
         evidence.append(ev("related", f"Pod/{other.get('namespace')}/{other.get('name')}", f"hostNetwork: true, port {port}"))
     else:
-        where = f"another process already listens on port {port}"
+        others = [x.name for x in bundle.target.containers if x is not c and (not x.init or x.spec.get("restartPolicy") == "Always")]
+        where = (f"the pod's other containers ({', '.join(others)}) share its network namespace and one of them holds it"
+                 if others else f"another process already listens on port {port}")
+        if others:
+            evidence.append(ev("spec", bundle.target.ref, f"containers in the pod: {', '.join([c.name] + others)}"))
     used = set().union(*[_ports(p.get("spec") or {}) for p in bundle.node_pods] or [set()]) | _ports(pod_spec)
     free = next(p for p in range(port_n + 1, port_n + 100) if p not in used)
     ops = [{"op": "replace", "path": container_path(c, index, f"args/{i}"), "value": arg.replace(f":{port}", f":{free}")}

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import math
 import re
 import socket
@@ -43,10 +45,13 @@ class Metrics(Protocol):
         """(time, share of CFS periods throttled, 0..1) over a 2-minute rate window."""
 
 
+def _aware(moment: datetime) -> datetime:
+    """Naive datetimes are UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
 def _ts(moment: datetime) -> float:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    return _aware(moment).timestamp()
 
 
 def _step(start: float, end: float, step_s: int) -> int:
@@ -98,6 +103,11 @@ class PrometheusMetrics:
                        step_s: int = 15) -> Points:
         return _finite(self._query_range(throttling_query(namespace, pod, container), start, end, step_s), clamp=True)
 
+    def close(self) -> None:
+        if self._client is not None:
+            getattr(self._client, "close", lambda: None)()  # older clients have no close()
+            self._client = None
+
     def _connect(self) -> Any:
         if self._client is None:
             from prometheus_api_client import PrometheusConnect
@@ -139,18 +149,26 @@ class PrometheusMetrics:
             raise MetricsError(f"{self.description} answered with a result that is not a matrix") from e
 
     def _http_error(self, message: str) -> str:
-        match = re.match(r"HTTP Status Code (\d+) \((.*)\)$", message, re.S)
+        match = re.match(r"HTTP Status Code (\d+) \((b['\"].*)\)$", message, re.S)
         if not match:
-            return f"{self.description} answered with an error: {_one_line(message)}"
-        status, body = match.groups()
-        detail = re.search(r'"error"\s*:\s*"((?:[^"\\]|\\.)*)"', body)
-        text = detail.group(1) if detail else body.strip("b'\"")
+            return f"{self.description} answered with an error: {_one_line(message)[:200]}"
+        status, body = match.group(1), _body_text(match.group(2))
         hint = " (check the credentials in the request headers)" if status in ("401", "403") else ""
-        return f"{self.description} answered HTTP {status}: {_one_line(text)[:200]}{hint}"
+        return f"{self.description} answered HTTP {status}" + (f": {body}" if body else "") + hint
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+def _body_text(body_repr: str) -> str:
+    """Prometheus' `error` field, or the body's text, from the client's repr of the response body."""
+    try:
+        text = ast.literal_eval(body_repr).decode("utf-8", "replace")
+    except (ValueError, SyntaxError, AttributeError):
+        text = body_repr
+    try:
+        answer = json.loads(text)
+        text = str(answer.get("error") or text) if isinstance(answer, dict) else text
+    except ValueError:
+        pass
+    return _one_line(text)[:200]
 
 
 def _one_line(text: str) -> str:
