@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from copilot.collector import Progress, collect
+from copilot.errors import SourceError, UsageError
 from copilot.rca import RCA
 from copilot.sources import Source
+
+if TYPE_CHECKING:
+    from copilot.sources.metrics import Metrics
 
 
 @dataclass
@@ -24,16 +30,58 @@ def incident_source(path: str | Path) -> tuple[Source, Target]:
     return IncidentSource(incident), Target(incident.spec.target.namespace, incident.spec.target.pod)
 
 
+def incident_metrics(source: Source) -> Metrics | None:
+    """The incident's recorded series; None when it has none (a recorded incident without Prometheus)."""
+    from copilot.sources.metrics import RecordedMetrics
+
+    recorded = getattr(source, "series", None)
+    return RecordedMetrics(recorded, "the incident's recorded series") if recorded else None
+
+
+def prometheus(url: str, timeout: float = 5.0) -> Metrics:
+    from copilot.sources.metrics import PrometheusMetrics
+
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--prometheus-url {url!r}: give an http:// or https:// URL")
+    return PrometheusMetrics(url, timeout=timeout)
+
+
+def cluster_metrics(source: Source, url: str | None) -> tuple[Metrics | None, str | None]:
+    """Prometheus from --prometheus-url/PROMETHEUS_URL, else a prometheus Service found in the cluster.
+
+    Found Services are only reachable from inside the cluster; outside it the gap says how to reach them.
+    """
+    from copilot.sources.metrics import find_prometheus
+
+    if url:
+        return prometheus(url), None
+    try:
+        found = find_prometheus(source.list("Service", None))
+    except SourceError as e:
+        return None, f"no Prometheus: --prometheus-url not given and Services could not be listed ({e})"
+    if found is None:
+        return None, "no Prometheus: --prometheus-url not given and no prometheus Service found in the cluster"
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return prometheus(found), None
+    host, port = found.split("://", 1)[1].split(".svc:")
+    name, namespace = host.split(".", 1)
+    return None, (f"no Prometheus: found Service {namespace}/{name}, reachable only in the cluster; run "
+                  f"`kubectl -n {namespace} port-forward svc/{name} 9090:{port}` and pass --prometheus-url http://127.0.0.1:9090")
+
+
 def cluster_source(context: str | None, kubeconfig: str | None) -> Source:
     from copilot.sources.kube import KubeSource
 
     return KubeSource(context=context, kubeconfig=kubeconfig)
 
 
-def run_rca(source: Source, target: Target, progress: Progress | None = None, llm_status: str = "disabled") -> RCA:
+def run_rca(source: Source, target: Target, progress: Progress | None = None, llm_status: str = "disabled",
+            metrics: Metrics | None = None, metrics_gap: str | None = None) -> RCA:
     from copilot.diagnose import rules_rca
 
-    bundle = collect(source, target.namespace, target.pod, progress)
+    bundle = collect(source, target.namespace, target.pod, progress, metrics=metrics)
+    if metrics_gap:
+        bundle.gaps.append(metrics_gap)
     rca = rules_rca(bundle)
     rca.analysis.llm_status = llm_status
     return rca

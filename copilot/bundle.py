@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from copilot.logs import BoundedLog
+    from copilot.series import MemoryStats, ThrottleStats
 
 
 CLUSTER_DNS = "kube-dns.kube-system.svc"
@@ -68,6 +69,8 @@ class Container:
     last: Termination | None = None  # lastState.terminated
     previous_log: BoundedLog | None = None
     current_log: BoundedLog | None = None
+    memory: MemoryStats | None = None  # working set around the crash, when a metrics source answered
+    throttling: ThrottleStats | None = None  # share of CFS periods throttled around the crash
 
     @property
     def ending(self) -> Termination | None:

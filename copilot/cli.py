@@ -49,7 +49,8 @@ def main() -> None:
 @click.option("--incident", type=click.Path(), help="Diagnose a recorded incident file instead of a live cluster.")
 @click.option("-o", "--output", type=click.Choice(["text", "json", "yaml", "markdown"]), default="text", show_default=True)
 @click.option("--no-llm", is_flag=True, help="Rules only: never call an LLM.")
-@click.option("--prometheus-url", envvar="PROMETHEUS_URL", help="Prometheus base URL for memory series.")
+@click.option("--prometheus-url", envvar="PROMETHEUS_URL",
+              help="Prometheus base URL for memory and CPU series (default: the incident's recorded series, or a prometheus Service in the cluster).")
 def rca(pod, namespace, context, kubeconfig, incident, output, no_llm, prometheus_url):
     """Diagnose a crash-looping POD and print the root cause and fix."""
     from copilot import app, render
@@ -61,18 +62,20 @@ def rca(pod, namespace, context, kubeconfig, incident, output, no_llm, prometheu
             target.pod = pod
         if namespace:
             target.namespace = namespace
+        metrics, metrics_gap = (app.prometheus(prometheus_url), None) if prometheus_url else (app.incident_metrics(source), None)
+        if metrics is None:
+            metrics_gap = "no memory series: the incident has no recorded series"
     else:
         if not pod:
             _fail("give a POD name, or --incident FILE to diagnose a recorded incident", 2)
         source = app.cluster_source(context, kubeconfig)
         target = app.Target(namespace or getattr(source, "default_namespace", None) or "default", pod)
         progress = _progress
+        metrics, metrics_gap = app.cluster_metrics(source, prometheus_url)
     llm_status = "disabled" if no_llm else "not_configured"
     if not no_llm:
         click.echo("note: no LLM configured (the LLM chain is not available yet); rules only", err=True)
-    result = app.run_rca(source, target, progress, llm_status=llm_status)
-    if prometheus_url:
-        result.analysis.gaps.append(f"Prometheus at {prometheus_url} was not queried: memory series are not supported yet")
+    result = app.run_rca(source, target, progress, llm_status=llm_status, metrics=metrics, metrics_gap=metrics_gap)
     if output == "json":
         click.echo(render.to_json(result))
     elif output == "yaml":
@@ -95,7 +98,8 @@ def _progress(message: str) -> None:
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to a kubeconfig file.")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Incident file to write (YAML).")
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
-def record(pod, namespace, context, kubeconfig, output, force):
+@click.option("--prometheus-url", envvar="PROMETHEUS_URL", help="Prometheus base URL: record the memory series too.")
+def record(pod, namespace, context, kubeconfig, output, force, prometheus_url):
     """Record a crash-looping POD from a live cluster as an incident file (Secret values are never read)."""
     from copilot import app
     from copilot.incident import parse_incident
@@ -103,10 +107,15 @@ def record(pod, namespace, context, kubeconfig, output, force):
 
     source = app.cluster_source(context, kubeconfig)
     namespace = namespace or getattr(source, "default_namespace", None) or "default"
-    data = incident_dict(source, namespace, pod, _progress)
+    metrics, metrics_gap = app.cluster_metrics(source, prometheus_url)
+    data = incident_dict(source, namespace, pod, _progress, metrics)
     parse_incident(data, output)
     write_atomically(output, to_yaml(data), force)
-    click.echo(f"recorded {namespace}/{pod}: {len(data['spec']['objects'])} objects, {len(data['spec']['logs'])} logs -> {output}", err=True)
+    spec = data["spec"]
+    click.echo(f"recorded {namespace}/{pod}: {len(spec['objects'])} objects, {len(spec['logs'])} logs, "
+               f"{len(spec.get('series') or [])} series -> {output}", err=True)
+    if metrics_gap:
+        click.echo(f"note: {metrics_gap}", err=True)
 
 
 @main.command()

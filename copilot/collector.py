@@ -5,12 +5,15 @@ from __future__ import annotations
 import difflib
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from copilot.bundle import Bundle, ConfigRef, Container, Event, PodView, Ref, Termination, parse_time
-from copilot.errors import Forbidden, NotFound, SourceError
+from copilot.errors import NotFound, SourceError
 from copilot.logs import BoundedLog, bound_log
 from copilot.sources import Source
+
+if TYPE_CHECKING:
+    from copilot.sources.metrics import Metrics
 
 LOG_HEAD_BYTES = 8 * 1024 * 1024
 LOG_TAIL_LINES = 2000
@@ -256,7 +259,7 @@ def check_config_refs(reader: Reader, namespace: str, refs: list[ConfigRef]) -> 
 
 
 def collect(source: Source, namespace: str, pod_name: str, progress: Progress | None = None,
-            related: bool = True, reader: Reader | None = None) -> Bundle:
+            related: bool = True, reader: Reader | None = None, metrics: Metrics | None = None) -> Bundle:
     """Read the pod and everything around it; only the pod itself is required."""
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
@@ -310,6 +313,11 @@ def collect(source: Source, namespace: str, pod_name: str, progress: Progress | 
         say("resolving dependencies")
         bundle.dependencies = find_dependencies(reader, bundle, events)
         network_policies(reader, bundle)
+    if metrics is not None:
+        from copilot.usage import read_usage
+
+        say(f"reading memory and CPU series from {metrics.description}")
+        read_usage(metrics, bundle)
     bundle.timings["collect_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return bundle
 

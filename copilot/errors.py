@@ -33,3 +33,9 @@ class Unreachable(SourceError):
     """The cluster API could not be reached."""
 
     exit_code = 5
+
+
+class UsageError(CopilotError):
+    """A command-line value that cannot be used."""
+
+    exit_code = 2

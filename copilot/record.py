@@ -6,12 +6,16 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from copilot.bundle import iso
 from copilot.collector import Progress, Reader, collect
 from copilot.errors import CopilotError
 from copilot.sources import KINDS, Source
+from copilot.usage import RecordingMetrics
+
+if TYPE_CHECKING:
+    from copilot.sources.metrics import Metrics
 
 _NOISE = ("managedFields", "selfLink")
 
@@ -32,10 +36,12 @@ def _clean(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def incident_dict(source: Source, namespace: str, pod: str, progress: Progress | None = None,
-                  series: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Collect as `copilot rca` does, keeping the raw objects and (bounded) raw logs read."""
+                  metrics: Metrics | None = None) -> dict[str, Any]:
+    """Collect as `copilot rca` does, keeping the raw objects, (bounded) raw logs and memory series read."""
     reader = Reader(source, record_logs=True)
-    bundle = collect(source, namespace, pod, progress, reader=reader)
+    recording = RecordingMetrics(metrics) if metrics is not None else None
+    bundle = collect(source, namespace, pod, progress, reader=reader, metrics=recording)
+    series = recording.series if recording is not None else []
     objects, seen_events = [], set()
     for kind in sorted(reader.objects, key=lambda k: (k in ("Event", "EventsV1"), k == "EventsV1", k)):
         for obj in reader.objects[kind]:

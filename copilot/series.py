@@ -8,6 +8,10 @@ from typing import Sequence
 
 Points = Sequence[tuple[float, float]]
 
+MEMORY = "container_memory_working_set_bytes"
+THROTTLED = "container_cpu_cfs_throttled_periods_total"
+PERIODS = "container_cpu_cfs_periods_total"
+
 MIN_SAMPLES = 4          # fewer and the shape is "unknown"
 RESET_DROP = 0.5         # a fall to below half the previous sample is a restart or an OOM kill
 SPIKE_WINDOW_S = 120     # a spike does most of its rise within this long before the peak

@@ -53,7 +53,7 @@ def test_template_diff_names_fields_not_values():
 
 def test_rollout_regression_blames_the_new_revision():
     objs, logs = app("postgres://db:5432/shop", "Traceback (most recent call last):\n  File \"/app/main.py\", line 3, in <module>\n    import redis\nModuleNotFoundError: No module named 'redis'\n")
-    deploy, rs, pod = objs[0], objs[1], objs[2]
+    deploy, rs = objs[0], objs[1]
     deploy["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "4"
     rs["metadata"].update({"labels": {"app": "web"}, "annotations": {"deployment.kubernetes.io/revision": "4"}, "creationTimestamp": "2026-03-02T10:15:00Z"})
     rs["spec"] = {"template": {"spec": {"containers": [{"name": "app", "image": "registry.local/shop/app:1.1"}]}}}

@@ -49,7 +49,8 @@ def test_secrets_cross_the_wire_as_metadata_only(tmp_path):
         source.close()
 
 
-def test_cli_against_the_replay_matches_the_file(tmp_path):
+def test_cli_against_the_replay_and_prometheus_matches_the_file(tmp_path, prometheus):
+    """Live: the replayed API plus a real Prometheus. File: the same incident and its recorded series."""
     demo = ROOT / "evals" / "incidents" / "payment-db-oom.yaml"
     kubeconfig = tmp_path / "replay.kubeconfig"
     proc = subprocess.Popen([sys.executable, "-m", "copilot", "replay", str(demo), "--kubeconfig", str(kubeconfig)],
@@ -58,7 +59,8 @@ def test_cli_against_the_replay_matches_the_file(tmp_path):
         first = proc.stderr.readline()
         assert "127.0.0.1" in first, first
         live = subprocess.run([sys.executable, "-m", "copilot", "rca", "payment-service-7d9f8b-xyz", "-n", "production",
-                               "--kubeconfig", str(kubeconfig), "--no-llm", "-o", "json"], capture_output=True, text=True, timeout=60)
+                               "--kubeconfig", str(kubeconfig), "--no-llm", "-o", "json", "--prometheus-url", prometheus],
+                              capture_output=True, text=True, timeout=60)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -69,3 +71,4 @@ def test_cli_against_the_replay_matches_the_file(tmp_path):
     for key in ("category", "culprit", "summary", "root_cause", "evidence", "fix", "timeline"):
         assert a[key] == b[key], key
     assert a["culprit"]["name"] == "postgres"
+    assert any(e["source"] == "metrics" for e in a["evidence"])

@@ -1,131 +1,29 @@
-"""PrometheusMetrics against a real Prometheus backfilled with the demo incident, and against stub servers.
-
-The real-Prometheus tests skip only when the `prometheus` or `promtool` binary is missing
-(Debian: apt-get install prometheus).
-"""
+"""PrometheusMetrics against a real Prometheus backfilled with the demo incident (see promserver.py), and
+against stub servers."""
 
 import json
-import random
-import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from copilot.incident import Series, load_incident
 from copilot.series import memory_stats, throttle_stats
 from copilot.sources.metrics import MetricsError, PrometheusMetrics, RecordedMetrics, find_prometheus
 
-DEMO = Path(__file__).resolve().parent.parent / "evals" / "incidents" / "payment-db-oom.yaml"
+from promserver import APP, END, START, free_port, utc
+
 MI = 2**20
-START, END = 1795183200, 1795185060          # the demo's recorded window, 14:00:00Z .. 14:31:00Z
-APP = {"namespace": "production", "pod": "payment-service-7d9f8b-xyz", "container": "payment"}
 
 
-def utc(t: float) -> datetime:
-    return datetime.fromtimestamp(t, timezone.utc)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def throttling_counters() -> list[Series]:
-    """CFS counters scraped every ~15 s (with jitter): throttling ramps from 5% to 90%, and the container restarts."""
-    rng = random.Random(7)
-    periods, throttled, values_p, values_t = 123_456.0, 4_321.0, [], []
-    t, restarted = START + 7.0, False
-    while t <= END:
-        share = 0.05 if t < START + 900 else min(0.9, 0.05 + (t - START - 900) / 600)
-        if t >= START + 1500 and not restarted:                 # restart: both counters begin again
-            periods, throttled, restarted = 0.0, 0.0, True
-        values_p.append((round(t, 3), f"{periods:.0f}"))
-        values_t.append((round(t, 3), f"{throttled:.0f}"))
-        step = 15 + rng.uniform(-1, 1)
-        periods += 10 * step
-        throttled += 10 * step * share
-        t += step
-    return [Series(metric={"__name__": "container_cpu_cfs_periods_total", **APP}, values=values_p),
-            Series(metric={"__name__": "container_cpu_cfs_throttled_periods_total", **APP}, values=values_t)]
-
-
-def openmetrics(series: list[Series]) -> str:
-    """OpenMetrics text for promtool: one family per metric name, samples with timestamps in seconds."""
-    def label(v: str) -> str:
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-    lines, families = [], {}
-    for s in series:
-        families.setdefault(s.metric["__name__"], []).append(s)
-    for name, members in families.items():
-        counter = name.endswith("_total")
-        lines.append(f"# TYPE {name.removesuffix('_total') if counter else name} {'counter' if counter else 'gauge'}")
-        for s in members:
-            labels = ",".join(f"{k}={label(v)}" for k, v in s.metric.items() if k != "__name__")
-            lines += [f"{name}{{{labels}}} {v} {t}" for t, v in s.values]
-    return "\n".join(lines + ["# EOF", ""])
-
-
-@pytest.fixture(scope="module")
-def recorded() -> list[Series]:
-    return load_incident(DEMO).spec.series + throttling_counters()
-
-
-@pytest.fixture(scope="module")
-def prometheus(recorded, tmp_path_factory):
-    """A real Prometheus on loopback serving the recorded series from backfilled blocks, with no scrape targets."""
-    missing = [b for b in ("prometheus", "promtool") if not shutil.which(b)]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (Debian: apt-get install prometheus)")
-    work = tmp_path_factory.mktemp("prometheus")
-    (work / "series.om").write_text(openmetrics(recorded))
-    (work / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(work / "series.om"), str(work / "data")],
-                   check=True, capture_output=True, timeout=60)
-    url = f"http://127.0.0.1:{free_port()}"
-    log = (work / "prometheus.log").open("wb")
-    proc = subprocess.Popen(["prometheus", f"--config.file={work / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={work / 'data'}", "--storage.tsdb.retention.time=100y",
-                             f"--web.listen-address={url.removeprefix('http://')}"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as answer:
-                    if answer.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Prometheus did not become ready: {(work / 'prometheus.log').read_text()[-2000:]}")
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-def test_memory_series_matches_the_recording(prometheus, recorded):
+def test_memory_series_matches_the_recording(prometheus, demo_series):
     live = PrometheusMetrics(prometheus).memory_working_set("production", "postgres-0", "postgres", utc(START), utc(END))
-    replay = RecordedMetrics(recorded).memory_working_set("production", "postgres-0", "postgres", utc(START), utc(END))
-    assert len(replay) == 63 and set(replay) <= set(live)    # every recorded sample, plus the 15 s steps between
+    replay = RecordedMetrics(demo_series).memory_working_set("production", "postgres-0", "postgres", utc(START), utc(END))
+    assert len(live) == 125 and replay == live    # query_range semantics: aligned 15 s steps, 5-minute lookback
     a, b = memory_stats(live, 512 * MI), memory_stats(replay, 512 * MI)
     assert (a.peak_bytes, a.peak_time) == (b.peak_bytes, b.peak_time) == (531661418, 1795184880)
     assert (a.shape, a.resets) == (b.shape, b.resets) == ("leak", [1795184910])
@@ -135,13 +33,13 @@ def test_unknown_container_is_an_empty_series(prometheus):
     assert PrometheusMetrics(prometheus).memory_working_set("production", "postgres-0", "sidecar", utc(START), utc(END)) == []
 
 
-def test_throttling_matches_the_recorded_counters(prometheus, recorded):
+def test_throttling_matches_the_recorded_counters(prometheus, demo_series):
     args = (APP["namespace"], APP["pod"], APP["container"], utc(START + 60), utc(END))
     live = PrometheusMetrics(prometheus).cpu_throttling(*args)
-    replay = RecordedMetrics(recorded).cpu_throttling(*args)
+    replay = RecordedMetrics(demo_series).cpu_throttling(*args)
     assert [t for t, _ in live] == [t for t, _ in replay] and len(live) > 100
     assert max(abs(a - b) for (_, a), (_, b) in zip(live, replay)) < 0.02
-    throttled = [float(v) for _, v in recorded[-1].values]
+    throttled = [float(v) for _, v in demo_series[-1].values]
     assert any(b < a for a, b in zip(throttled, throttled[1:]))     # the counters reset inside the window
     stats = throttle_stats(live)
     assert 0.85 < stats.max_ratio <= 1 and stats.mean_ratio < stats.max_ratio

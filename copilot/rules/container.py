@@ -6,6 +6,7 @@ import re
 
 from copilot import fixes
 from copilot.bundle import Bundle, Container, Event, Ref, iso
+from copilot.rules import resource_use
 from copilot.rules.findings import Finding, ev
 from copilot.rules.logrules import crash_log, decisive_hit, heap_evidence, log_finding, revision
 from copilot.rules.tables import EXIT_CODES, REASONS, START_FAILURES
@@ -73,12 +74,14 @@ def _oom(bundle: Bundle, c: Container, evidence: list) -> Finding:
     at = f" at {iso(end.finished)}" if end and end.finished else ""
     cause = (f"Container {c.name} used more memory than its limit ({limit or 'no limit: the node ran out'}) and was "
              f"OOMKilled{at} (exit code 137); Kubernetes restarted it and it keeps running out of memory.")
+    cause += resource_use.memory_clause(c)
     moments = [(end.finished, str(bundle.target.ref), f"{c.name} OOMKilled (exit 137)")] if end and end.finished else []
-    fix = [fixes.set_memory(workload, c)] if workload.kind in fixes.PATCHABLE else []
-    evidence = evidence + heap_evidence(bundle, c)
+    moments += resource_use.memory_moments(bundle.target.ref, c)
+    fix = [fixes.set_memory(workload, c, resource_use.observed_peak(c))] if workload.kind in fixes.PATCHABLE else []
+    evidence = evidence + resource_use.memory_evidence(bundle.target.ref, c) + heap_evidence(bundle, c)
+    advice = resource_use.memory_advice(c) or ["If usage grows steadily, look for a leak before raising the limit again."]
     return Finding("reason.OOMKilled", "oom_killed", 0.95, f"{c.name} is OOMKilled: memory limit {limit or 'unset'} is too low",
-                   cause, workload, evidence, fix, c.name,
-                   ["If usage grows steadily, look for a leak before raising the limit again."], moments)
+                   cause, workload, evidence, fix, c.name, advice, moments)
 
 
 def _config_error(bundle: Bundle, c: Container, message: str, evidence: list) -> Finding:
@@ -141,16 +144,17 @@ def probe_rule(bundle: Bundle, c: Container) -> Finding | None:
     index = [x.name for x in bundle.target.containers if x.init == c.init].index(c.name)
     port = _probe_port(probe)
     ports = {p.get("containerPort") for p in c.spec.get("ports") or []}
-    named = {p.get("name") for p in c.spec.get("ports") or []}
     cpu = fixes.cpu_millis(c.limits.get("cpu"))
     timeout = re.search(r"timeout|deadline exceeded|timed out", message, re.I)
-    if cpu is not None and cpu <= 250:
+    if cpu is not None and (cpu <= 250 or resource_use.throttled(c)):
         evidence.append(ev("spec", pod, f"containers[{c.name}].resources.limits.cpu: {c.limits.get('cpu')}"))
+        evidence += resource_use.throttling_evidence(pod, c)
         slow = "does not answer in time" if timeout else "is still starting"
         return Finding("probe.cpu", "cpu_starvation", strength,
                        f"{c.name} is killed by its {kind} probe: with a CPU limit of {c.limits.get('cpu')} it is throttled and {slow}",
                        f"Container {c.name} has a CPU limit of {c.limits.get('cpu')}; throttled by the CFS quota, its start-up is so slow "
-                       f"that it {slow} when the {kind} probe ({_probe_desc(probe)}) gives up; the kubelet kills it and it restarts.",
+                       f"that it {slow} when the {kind} probe ({_probe_desc(probe)}) gives up; the kubelet kills it and it restarts."
+                       + (f" Up to {c.throttling.max_ratio:.0%} of its CPU periods were throttled." if c.throttling else ""),
                        workload, evidence, [fixes.set_cpu(workload, c)], c.name,
                        ["Check CPU throttling (container_cpu_cfs_throttled_periods_total) during start-up."])
     numeric = {p.get("name"): p.get("containerPort") for p in c.spec.get("ports") or []}.get(port, port) if isinstance(port, str) else port

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from copilot import fixes
 from copilot.bundle import CLUSTER_DNS, Bundle, Container, Dependency, PodView, Ref, iso
+from copilot.rules import resource_use
 from copilot.rules.findings import Finding, ev
 from copilot.rules.logrules import crash_log, decisive_hit
 from copilot.rules.signatures import Hit
@@ -93,14 +94,16 @@ def _failed_backend(bundle, c, dep: Dependency, hit: Hit, crash_time) -> Finding
         culprit_note, culprit = "", workload
         if oom:
             limit = dc.limits.get("memory") or "its limit"
-            chain = (f"{pod.ref.name} ({workload.short}) was OOMKilled at {iso(dead.finished)} (exit 137, memory limit {limit}); "
-                     f"it restarted{' at ' + iso(dc.running_since) if dc.running_since else ''} and was recovering and not accepting connections"
-                     f"{' until ' + ready_at if ready_at and pod.ready else ''}. {c.name} connected to it during that window and failed "
-                     f"(\"{what_hit}\"), exiting with code {crash_exit(c)}.")
-            fix = [fixes.set_memory(workload, dc)] if workload.kind in fixes.PATCHABLE else []
+            chain = (f"{pod.ref.name} ({workload.short}) was OOMKilled at {iso(dead.finished)} (exit 137, memory limit {limit})."
+                     f"{resource_use.memory_clause(dc)} It restarted{' at ' + iso(dc.running_since) if dc.running_since else ''} "
+                     f"and was recovering and not accepting connections{' until ' + ready_at if ready_at and pod.ready else ''}. "
+                     f"{c.name} connected to it during that window and failed (\"{what_hit}\"), exiting with code {crash_exit(c)}.")
+            evidence[2:2] = resource_use.memory_evidence(pod.ref, dc)
+            moments += resource_use.memory_moments(pod.ref, dc)
+            fix = [fixes.set_memory(workload, dc, resource_use.observed_peak(dc))] if workload.kind in fixes.PATCHABLE else []
             summary = f"{workload.short} was OOMKilled and {c.name} crashes on connection refused while it recovers"
-            recs = [f"Make {c.name} retry its connection with backoff instead of exiting while the database restarts.",
-                    f"Watch {dc.name}'s memory: container_memory_working_set_bytes against its {limit} limit."]
+            recs = [f"Make {c.name} retry its connection with backoff instead of exiting while the database restarts."]
+            recs += resource_use.memory_advice(dc) or [f"Watch {dc.name}'s memory: container_memory_working_set_bytes against its {limit} limit."]
         else:
             own = _own_cause(bundle, pod, dc)
             if own is not None:

@@ -8,7 +8,7 @@ from copilot import fixes
 from copilot.bundle import Bundle, Container, Ref
 from copilot.logs import BoundedLog
 from copilot.rca import Evidence
-from copilot.rules import specrules
+from copilot.rules import resource_use, specrules
 from copilot.rules.findings import Finding, ev
 from copilot.rules.signatures import Hit
 
@@ -154,8 +154,9 @@ def log_finding(bundle: Bundle, c: Container) -> Finding | None:
             cause += f" {var} is {'set but empty or invalid' if var in defined else 'not set'} in the pod spec."
     elif category == "oom_killed":
         limit = fixes.memory_bytes(c.limits.get("memory"))
-        evidence += heap_evidence(bundle, c)
-        fix.append(fixes.set_memory(workload, c))
+        evidence += resource_use.memory_evidence(bundle.target.ref, c) + heap_evidence(bundle, c)
+        cause += resource_use.memory_clause(c)
+        fix.append(fixes.set_memory(workload, c, resource_use.observed_peak(c)))
         if limit and "node" in hit.signature.id:
             fix.append(fixes.set_env(workload, c.name, "NODE_OPTIONS", f"--max-old-space-size={int(limit / 2**20 * 0.75)}"))
         elif limit and ("java" in hit.signature.id or "jvm" in hit.signature.id):

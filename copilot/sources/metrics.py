@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import ast
+import bisect
 import json
 import math
 import re
@@ -14,14 +15,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
 from copilot.errors import SourceError
+from copilot.series import MEMORY, PERIODS, THROTTLED
 
 if TYPE_CHECKING:
     from copilot.incident import Series
 
-MEMORY = "container_memory_working_set_bytes"
-THROTTLED = "container_cpu_cfs_throttled_periods_total"
-PERIODS = "container_cpu_cfs_periods_total"
 RATE_WINDOW_S = 120
+LOOKBACK_S = 300  # Prometheus' default lookback delta for instant vectors
 MAX_POINTS = 11_000  # Prometheus refuses query_range answers longer than this per series
 
 Points = list[tuple[float, float]]
@@ -56,6 +56,11 @@ def _ts(moment: datetime) -> float:
 
 def _step(start: float, end: float, step_s: int) -> int:
     return max(int(step_s), 1, math.ceil((end - start) / MAX_POINTS))
+
+
+def _aligned(start: float, step: int) -> float:
+    """Evaluation times on multiples of the step (as Grafana does): a sample at 14:28:00 is seen at 14:28:00."""
+    return math.floor(start / step) * step
 
 
 def promql_string(value: str) -> str:
@@ -122,9 +127,10 @@ class PrometheusMetrics:
         from prometheus_api_client import PrometheusApiClientException
 
         step = _step(_ts(start), _ts(end), step_s)
+        aligned = datetime.fromtimestamp(_aligned(_ts(start), step), timezone.utc)
         try:
             result = self._connect().custom_query_range(
-                query, start_time=_aware(start), end_time=_aware(end), step=f"{step}s",
+                query, start_time=aligned, end_time=_aware(end), step=f"{step}s",
                 params={"timeout": f"{self.timeout:g}s"})
         except PrometheusApiClientException as e:
             raise MetricsError(self._http_error(str(e))) from e
@@ -211,13 +217,16 @@ class RecordedMetrics:
 
     def memory_working_set(self, namespace: str, pod: str, container: str, start: datetime, end: datetime,
                            step_s: int = 15) -> Points:
-        lo, hi = _ts(start), _ts(end)
-        peak: dict[float, float] = {}
-        for points in self._select(MEMORY, namespace, pod, container):
-            for t, v in points:
-                if lo <= t <= hi and math.isfinite(v):
-                    peak[t] = max(v, peak.get(t, v))
-        return sorted(peak.items())
+        """max(working set) evaluated as Prometheus' query_range does: at aligned steps, with a 5-minute lookback."""
+        all_points = [[p for p in points if math.isfinite(p[1])] for points in self._select(MEMORY, namespace, pod, container)]
+        lo, hi = round(_ts(start)), round(_ts(end))
+        step = _step(lo, hi, step_s)
+        out = []
+        for t in range(int(_aligned(lo, step)), hi + 1, step):
+            seen = [v for points in all_points if (v := _latest(points, t)) is not None]
+            if seen:
+                out.append((float(t), max(seen)))
+        return out
 
     def cpu_throttling(self, namespace: str, pod: str, container: str, start: datetime, end: datetime,
                        step_s: int = 15) -> Points:
@@ -226,12 +235,19 @@ class RecordedMetrics:
         periods = self._select(PERIODS, namespace, pod, container)
         lo, hi = round(_ts(start)), round(_ts(end))
         step = _step(lo, hi, step_s)
+        lo = int(_aligned(lo, step))
         out = []
         for t in range(lo, hi + 1, step):
             num, den = _sum_rate(throttled, t), _sum_rate(periods, t)
             if num is not None and den is not None and den != 0:
                 out.append((float(t), num / den))
         return _finite(out, clamp=True)
+
+
+def _latest(points: Points, at: float) -> float | None:
+    """The instant value at `at`: the newest sample within the lookback window (at - 5m, at]."""
+    i = bisect.bisect_right(points, (at, math.inf))
+    return points[i - 1][1] if i and points[i - 1][0] > at - LOOKBACK_S else None
 
 
 def _sum_rate(all_points: list[Points], at: float) -> float | None:

@@ -16,6 +16,7 @@ class IncidentSource:
 
     def __init__(self, incident: Incident):
         self.store = ObjectStore(incident)
+        self.series = list(incident.spec.series)
         self.description = f"incident {incident.metadata.name}"
         self.default_namespace = incident.spec.target.namespace
         now = incident.spec.now
