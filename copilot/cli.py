@@ -118,6 +118,47 @@ def record(pod, namespace, context, kubeconfig, output, force, prometheus_url):
         click.echo(f"note: {metrics_gap}", err=True)
 
 
+@main.command("eval")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--no-llm", is_flag=True, help="Rules only: never call an LLM.")
+@click.option("--model", help="LLM model for LLM runs (default: COPILOT_MODEL).")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--baseline", type=click.Path(dir_okay=False), help="A previous `-o json` report: show what regressed and improved.")
+@click.option("--min-pass-rate", type=click.FloatRange(0, 1), help="Exit 1 when the pass rate is below this (a CI gate).")
+@click.option("--repeat", type=click.IntRange(1, 100), default=1, show_default=True, help="Diagnose each case N times (pass@1, pass^N).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Cases diagnosed concurrently.")
+@click.option("--filter", "tag", help="Only incidents with this tag in metadata.tags.")
+def eval_(paths, no_llm, model, output, baseline, min_pass_rate, repeat, jobs, tag):
+    """Diagnose recorded incidents (files, folders, suites) and score them against their `expected` verdicts."""
+    import json
+
+    from copilot import evaluate
+
+    cases, skipped = evaluate.find_cases(list(paths), tag)
+    if not cases:
+        _fail(f"no incidents with an expected verdict in {' '.join(paths)}" + (f" tagged {tag!r}" if tag else ""), 2)
+    if not no_llm:
+        click.echo("note: no LLM configured (the LLM chain is not available yet); rules only", err=True)
+    previous = evaluate.load_baseline(baseline) if baseline else None
+    results = evaluate.run_cases(cases, repeat=repeat, jobs=jobs, progress=sys.stderr.isatty())
+    report = evaluate.report_json(results, skipped, repeat)
+    comparison = evaluate.compare(report, previous) if previous else None
+    if comparison:
+        report["baseline"] = comparison
+    if output == "json":
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        evaluate.render_text(report, comparison, sys.stdout)
+    invalid = [r for r in results if r.error]
+    if invalid:
+        for r in invalid:
+            click.echo(f"error: {r.error}", err=True)
+        sys.exit(2)
+    if min_pass_rate is not None and report["summary"]["pass_rate"] < min_pass_rate:
+        click.echo(f"error: pass rate {report['summary']['pass_rate']:.2%} is below --min-pass-rate {min_pass_rate:.2%}", err=True)
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("file", type=click.Path())
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1 (default: a free one).")

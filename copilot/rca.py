@@ -49,6 +49,7 @@ class Analysis(_Model):
     gaps: list[str] = []
     timings: dict[str, float] = {}
     tokens: dict[str, int] = {}
+    cost_usd: float | None = None
 
 
 class RCA(_Model):
