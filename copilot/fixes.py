@@ -108,13 +108,13 @@ def patch_json(workload: Ref, ops: list[dict], explanation: str) -> Fix:
     if kind == "Pod":
         prefix = "/spec"
     ops = [{**op, "path": prefix + op["path"]} for op in ops]
-    return Fix(command=_kubectl(workload, "patch", target_of(workload), "--type=json", "-p", json.dumps(ops, separators=(",", ":"))),
+    return Fix(command=_kubectl(workload, "patch", target_of(workload), "--type=json", "-p", json.dumps(ops, separators=(",", ":"), sort_keys=True)),
                explanation=explanation)
 
 
 def patch_json_object(ref: Ref, ops: list[dict], explanation: str) -> Fix:
     """A JSON patch on an object itself (a Service, a ConfigMap), paths as given."""
-    return Fix(command=_kubectl(ref, "patch", target_of(ref), "--type=json", "-p", json.dumps(ops, separators=(",", ":"))),
+    return Fix(command=_kubectl(ref, "patch", target_of(ref), "--type=json", "-p", json.dumps(ops, separators=(",", ":"), sort_keys=True)),
                explanation=explanation)
 
 
@@ -133,6 +133,12 @@ def create_configmap(namespace: str, name: str, keys: list[str]) -> Fix:
     literals = [f"--from-literal={k}=<value>" for k in keys] or ["--from-literal=<key>=<value>"]
     return Fix(command=shlex.join(["kubectl", "-n", namespace, "create", "configmap", name, *literals]),
                explanation=f"create the missing ConfigMap {name}")
+
+
+def create_pull_secret(namespace: str, name: str, registry: str) -> Fix:
+    return Fix(command=shlex.join(["kubectl", "-n", namespace, "create", "secret", "docker-registry", name,
+                                   f"--docker-server={registry}", "--docker-username=<user>", "--docker-password=<password>"]),
+               explanation=f"create pull credentials for {registry} (fill in user and password)")
 
 
 def add_key(kind: str, namespace: str, name: str, key: str) -> Fix:

@@ -46,11 +46,7 @@ def reason_rule(bundle: Bundle, c: Container) -> Finding | None:
         failed.sort(key=lambda e: (e.message.startswith("Failed to pull"), e.last or e.first or bundle.now))
         evidence += [ev("events", pod, e.message) for e in failed[-1:]]
         detail = failed[-1].message if failed else message
-        return Finding("reason.image", "image_error", verdict.strength,
-                       f"{c.name} cannot start: image {c.image} cannot be pulled ({reason})",
-                       f"The kubelet could not pull {c.image}: {detail.strip() or verdict.meaning}. The container never started, so there are no logs.",
-                       workload, evidence, [fixes.set_image(workload, c.name, c.image.rsplit(':', 1)[0] + ':<tag>')], c.name,
-                       ["Check the tag exists in the registry and that imagePullSecrets grant access."])
+        return _image_pull(bundle, c, reason, detail.strip() or verdict.meaning, evidence, verdict.strength)
     for pattern, start in START_FAILURES:
         if message and re.search(pattern, message, re.I):
             verdict = start
@@ -66,6 +62,51 @@ def reason_rule(bundle: Bundle, c: Container) -> Finding | None:
                    f"{c.name} cannot start: {verdict.meaning} ({reason})",
                    f"The container runtime reported {reason}: {message.strip() or verdict.meaning}.",
                    culprit, evidence, fix, c.name)
+
+
+_PULL_AUTH = re.compile(r"pull access denied|unauthorized|authentication required|no basic auth credentials|"
+                        r"requested access to the resource is denied|\b40[13]\b|denied:", re.I)
+_PULL_MISSING = re.compile(r"manifest unknown|manifest for \S+ not found|not found: manifest|: not found|NotFound", re.I)
+
+
+def _registry(image: str) -> str:
+    first = image.split("/", 1)[0]
+    return first if "/" in image and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def _image_pull(bundle: Bundle, c: Container, reason: str, detail: str, evidence: list, strength: float) -> Finding:
+    """Why the image cannot be pulled decides the fix: credentials, a tag that does not exist, or the name."""
+    workload, ns = bundle.target.workload, bundle.namespace
+    summary = f"{c.name} cannot start: image {c.image} cannot be pulled ({reason})"
+    cause = f"The kubelet could not pull {c.image}: {detail}. The container never started, so there are no logs."
+    pull_secrets = [r for r in bundle.config_refs if r.via == "imagePullSecret"]
+    fix = [fixes.set_image(workload, c.name, c.image.rsplit(":", 1)[0] + ":<tag>")]
+    recs = ["Check the tag exists in the registry and that imagePullSecrets grant access."]
+    if _PULL_AUTH.search(detail) and not _PULL_MISSING.search(detail.replace("repository does not exist", "")):
+        missing = [r for r in pull_secrets if r.exists is False]
+        registry = _registry(c.image)
+        create = fixes.create_pull_secret(ns, missing[0].name if missing else f"{workload.name}-registry", registry)
+        if missing:
+            secret = Ref("Secret", ns, missing[0].name)
+            return Finding("reason.image-pull-secret-missing", "image_error", 0.95, f"{c.name} cannot pull {c.image}: imagePullSecret {secret.name} does not exist",
+                           f"{cause} The pod pulls with imagePullSecret {secret.name}, which does not exist in namespace {ns}, so the registry "
+                           f"refuses the anonymous pull.", secret, evidence, [create], c.name)
+        if pull_secrets:
+            names = ", ".join(r.name for r in pull_secrets)
+            cause += f" The registry refuses the credentials in imagePullSecret {names}, or the repository name is wrong."
+            fix = [fixes.inspect(Ref("Secret", ns, pull_secrets[0].name), "get", "secret", pull_secrets[0].name, "-o", "yaml",
+                                 explanation="check which registry the pull secret is for"), create]
+        else:
+            cause += (f" The registry refuses the pull and the pod has no imagePullSecrets: {registry} needs credentials for this "
+                      "repository (or the repository name is wrong).")
+            patch = fixes.patch_json(workload, [{"op": "add", "path": "/imagePullSecrets", "value": [{"name": f"{workload.name}-registry"}]}],
+                                     "let the pod pull with those credentials")
+            fix = [create, patch] if workload.kind in fixes.PATCHABLE else [create]
+        summary = f"{c.name} cannot pull {c.image}: the registry requires credentials ({reason})"
+        recs = ["Or attach the pull secret to the ServiceAccount, so every pod using it can pull."]
+    elif _PULL_MISSING.search(detail):
+        cause += f" The tag {c.image.rsplit(':', 1)[-1] if ':' in c.image.split('/')[-1] else 'latest'} does not exist in the repository."
+    return Finding("reason.image", "image_error", strength, summary, cause, workload, evidence, fix, c.name, recs)
 
 
 def _oom(bundle: Bundle, c: Container, evidence: list) -> Finding:
@@ -175,6 +216,18 @@ def probe_rule(bundle: Bundle, c: Container) -> Finding | None:
     log = crash_log(c)
     last = [line.text for line in (log.lines[-2:] if log else []) if line.text.strip()]
     evidence += [ev("logs", pod, "\n".join(last))] if last else []
+    answered = re.search(r"statuscode: (40[134])", message)
+    if answered and "httpGet" in probe:
+        path = probe["httpGet"].get("path", "/")
+        meaning = "does not exist" if answered.group(1) == "404" else "requires authentication"
+        return Finding("probe.path", "probe_failure", min(0.95, strength + 0.08),
+                       f"{c.name} is killed by its {kind} probe: GET {path} answers {answered.group(1)}",
+                       f"The app is up and answering, but the {kind} probe's path {path} {meaning} (HTTP {answered.group(1)}); "
+                       f"every probe fails, the kubelet kills the container (exit {end.exit_code if end else '?'}) and it restarts. "
+                       "Waiting longer will not help.", workload, evidence,
+                       [fixes.inspect(workload, "edit", fixes.target_of(workload),
+                                      explanation=f"point the {kind} probe at a path that answers 200 (or use a tcpSocket probe)")], c.name,
+                       ["Check which health endpoint this image serves (e.g. curl the pod's port from a debug pod)."])
     delay = probe.get("initialDelaySeconds", 0)
     budget = delay + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
     fix = [fixes.patch_json(workload, [{"op": "add", "path": f"/{'initContainers' if c.init else 'containers'}/{index}/{kind}Probe/initialDelaySeconds", "value": max(60, delay * 3)},
@@ -197,7 +250,8 @@ def listening_ports(log) -> dict[int, str]:
     for line in (log.lines if log else []):
         for m in _LISTEN.finditer(line.text):
             port = int(m.group(1))
-            if 0 < port < 65536 and "refused" not in line.text.lower():
+            loopback = re.search(rf"(?:127\.0\.0\.1|localhost|\[::1\]):{port}\b", line.text)
+            if 0 < port < 65536 and "refused" not in line.text.lower() and not loopback:  # loopback is not reachable by a probe
                 found.setdefault(port, line.text)
     return found
 
@@ -222,6 +276,20 @@ def _probe_desc(probe: dict) -> str:
     return f"{what}, initialDelaySeconds={probe.get('initialDelaySeconds', 0)}, periodSeconds={probe.get('periodSeconds', 10)}, failureThreshold={probe.get('failureThreshold', 3)}"
 
 
+_DAEMON = re.compile(r"--daemonize(?:=|\s+)(?:yes|true)\b|\bdaemonize\s+yes\b|\bdaemon\s+on;?|--daemon\b|\bnohup\b", re.I)
+_FOREGROUND = {"daemonize": "--daemonize no", "daemon": "daemon off;"}
+
+
+def _daemonizing(c: Container) -> tuple[str, int, str, str] | None:
+    """(field, index, argument, the daemonizing words) when the command forks the server into the background."""
+    for field in ("command", "args"):
+        for i, arg in enumerate(c.spec.get(field) or []):
+            m = _DAEMON.search(str(arg))
+            if m:
+                return field, i, str(arg), m.group(0)
+    return None
+
+
 def exit_code_rule(bundle: Bundle, c: Container) -> Finding | None:
     """What the exit code alone says; weak unless nothing else speaks."""
     end = c.ending
@@ -241,11 +309,32 @@ def exit_code_rule(bundle: Bundle, c: Container) -> Finding | None:
             last = [line.text for line in log.lines[-3:] if line.text.strip()]
             evidence += [ev("logs", pod, "\n".join(last))] if last else []
         command = [str(x) for x in (c.spec.get("command") or []) + (c.spec.get("args") or [])]
-        fix = [fixes.create_cronjob(workload, c, command), fixes.scale(workload, 0)] if kind in ("Deployment", "StatefulSet") else []
+        cause = (f"The process in {c.name} finishes successfully (exit code 0) and exits; the {kind}'s restartPolicy Always restarts it, "
+                 "and the repeated exits put it in CrashLoopBackOff.")
+        fix = []
+        daemon = _daemonizing(c)
+        if daemon is not None:
+            field, i, arg, match = daemon
+            evidence.append(ev("spec", pod, f"containers[{c.name}].{field}[{i}]: {arg}"))
+            cause += (f" Its command starts the server in the background (\"{match}\"): the foreground process returns at once, "
+                      "so the container exits while the daemon it forked dies with it.")
+            foreground = _FOREGROUND.get(match.split()[0].lower().lstrip("-"), None)
+            if foreground and kind in fixes.PATCHABLE:
+                index = [x.name for x in bundle.target.containers if x.init == c.init].index(c.name)
+                fix.append(fixes.patch_json(workload, [{"op": "replace", "path": fixes.container_path(index, c.init, f"{field}/{i}"),
+                                                        "value": arg.replace(match, foreground)}],
+                                            f"run the server in the foreground ({foreground})"))
+        elif not command:
+            cause += f" It sets no command, so the image's default one ({c.image}) runs and returns; a long-lived container needs a foreground command."
+        else:
+            cause += " A run-to-completion task belongs in a Job or CronJob; a service's command must keep a foreground process running."
+        if kind in fixes.PATCHABLE:
+            fix.append(fixes.inspect(workload, "edit", fixes.target_of(workload),
+                                     explanation=f"give {c.name} a command that stays in the foreground"))
+        if kind in ("Deployment", "StatefulSet") and daemon is None:
+            fix += [fixes.create_cronjob(workload, c, command), fixes.scale(workload, 0)]
         return Finding("exit.0", "completed_exit_zero", 0.75, f"{c.name} exits 0 (Completed) but restartPolicy is Always",
-                       f"The process in {c.name} finishes successfully (exit code 0) and exits; the {kind}'s restartPolicy Always restarts it, "
-                       "and the repeated exits put it in CrashLoopBackOff. A run-to-completion task belongs in a Job or CronJob, "
-                       "or the command must run a long-lived server.", workload, evidence, fix, c.name)
+                       cause, workload, evidence, fix, c.name)
     if code == 137 and end.reason != "OOMKilled":
         oom_events = [e for e in bundle.events if e.reason in ("OOMKilling", "SystemOOM") and c.name in e.message]
         if oom_events:

@@ -244,7 +244,60 @@ def sidecar_rule(bundle: Bundle, c: Container, hits: list[Hit]) -> Finding | Non
                    [fix], c.name, ["Or retry connections at start-up instead of exiting."])
 
 
+_LOCAL = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\]|::1)(?::|\s+port\s+)(\d{2,5})\b", re.I)
+_ARG_PORT = re.compile(r"(?:--?(?:port|listen(?:-port)?|p)[=\s]|:|tcp:|port=)(\d{2,5})\b", re.I)
+
+
+def _serves(other: Container, port: int) -> str | None:
+    """How the other container says it serves the port: a declared containerPort or a port in its arguments."""
+    for p in other.spec.get("ports") or []:
+        if p.get("containerPort") == port:
+            return f"containers[{other.name}].ports: containerPort {port}"
+    for arg in [str(a) for a in (other.spec.get("command") or []) + (other.spec.get("args") or [])]:
+        if any(int(m) == port for m in _ARG_PORT.findall(arg)):
+            return f"containers[{other.name}].args: {arg}"
+    return None
+
+
+def local_sidecar_rule(bundle: Bundle, c: Container, hits: list[Hit]) -> Finding | None:
+    """The app connects to localhost:PORT, served by another container of the same pod that was not ready yet:
+    ordinary containers start together, nothing makes the app wait for its sidecar."""
+    for hit in reversed([h for h in hits if _REFUSED.search(h.line)]):
+        m = _LOCAL.search(hit.line)
+        if not m:
+            continue
+        port = int(m.group(1))
+        others = [x for x in bundle.target.containers if x is not c and not (x.init and x.spec.get("restartPolicy") != "Always")]
+        for sidecar in others:
+            how = _serves(sidecar, port)
+            if how is None:
+                continue
+            workload, pod = bundle.target.workload, bundle.target.ref
+            evidence = [ev("logs", pod, hit.line), ev("spec", pod, how)]
+            ready = [line for line in (sidecar.current_log.lines if sidecar.current_log else []) if str(port) in line.text]
+            evidence += [ev("logs", pod, ready[0].text)] if ready else []
+            fix = []
+            if not sidecar.init and workload.kind in fixes.PATCHABLE:
+                index = [x.name for x in bundle.target.containers if not x.init].index(sidecar.name)
+                native = {**sidecar.spec, "restartPolicy": "Always"}
+                has_init = bool(bundle.target.spec.get("initContainers"))
+                ops = [{"op": "add", "path": "/initContainers/0" if has_init else "/initContainers", "value": native if has_init else [native]},
+                       {"op": "remove", "path": f"/containers/{index}"}]
+                fix.append(fixes.patch_json(workload, ops, f"run {sidecar.name} as a native sidecar (an init container with restartPolicy: "
+                                                           f"Always, Kubernetes 1.29+), so {c.name} starts only after it has started"))
+            if workload.kind in fixes.PATCHABLE:
+                fix.append(fixes.inspect(workload, "edit", fixes.target_of(workload),
+                                         explanation=f"or make {c.name} wait for (or retry) 127.0.0.1:{port} before giving up"))
+            return Finding("network.local-sidecar", "dependency_unavailable", 0.88,
+                           f"{c.name} connects to its sidecar {sidecar.name} on localhost:{port} before the sidecar is ready",
+                           f"{c.name} connects to 127.0.0.1:{port} and is refused (\"{hit.line.strip()[:200]}\"). That port is served by "
+                           f"{sidecar.name}, another container of the same pod; containers start together and nothing makes {c.name} wait "
+                           f"for {sidecar.name}, so it gives up before the sidecar listens and exits.", workload, evidence, fix, c.name,
+                           [f"Make {c.name} retry its connection with backoff at start-up."])
+    return None
+
+
 def network_findings(bundle: Bundle, c: Container) -> list[Finding]:
     log = crash_log(c)
     hits = log.hits if log else []
-    return [f for f in (policy_rule(bundle, c, hits), sidecar_rule(bundle, c, hits)) if f]
+    return [f for f in (policy_rule(bundle, c, hits), sidecar_rule(bundle, c, hits), local_sidecar_rule(bundle, c, hits)) if f]

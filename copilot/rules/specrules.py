@@ -14,7 +14,7 @@ from copilot.rules.findings import Finding, ev
 from copilot.rules.signatures import Hit
 
 _WRITE_FAILURE = re.compile(r"read-only file system|EROFS|no usable temporary directory|cannot create|mkdir|permission denied|"
-                            r"no such file or directory|could not (open|create|write)", re.I)
+                            r"could not (create|write)", re.I)
 _AUTH_FAILURE = re.compile(r"password authentication failed|access denied for user|authentication failed|invalid password|"
                            r"WRONGPASS|NOAUTH|invalid username.password|login failed", re.I)
 _SECRET_VAR = re.compile(r"PASS|PWD|SECRET|TOKEN|CREDENTIAL|AUTH", re.I)
@@ -139,37 +139,103 @@ def port_clash(bundle: Bundle, c: Container, hit: Hit, index: int) -> Finding | 
                    bundle.target.workload, evidence, fix, c.name)
 
 
-def mounted_path(bundle: Bundle, c: Container, hit: Hit, index: int) -> Finding | None:
-    """A file the process opens is not where the volume is mounted: point the argument at the mounted copy."""
-    path = hit.groups.get("path") or next(iter(_PATH.findall(hit.line)), "")
-    if hit.signature.category not in ("file_not_found", "invalid_config") or not path:
+def _object(bundle: Bundle, kind: str, name: str) -> dict | None:
+    return next((o for o in bundle.objects.get(kind, []) if (o.get("metadata") or {}).get("name") == name
+                 and (o.get("metadata") or {}).get("namespace", bundle.namespace) == bundle.namespace), None)
+
+
+def _keys(obj: dict | None) -> set[str] | None:
+    """The object's keys; None when unknown (not read, or a Secret read as metadata only)."""
+    if obj is None or not any(f in obj for f in ("data", "binaryData", "stringData")):
         return None
+    return set(obj.get("data") or {}) | set(obj.get("binaryData") or {}) | set(obj.get("stringData") or {})
+
+
+def config_mounts(bundle: Bundle, c: Container) -> list[tuple[str, Ref, set[str] | None]]:
+    """(mountPath, ConfigMap or Secret, the file names it puts there or None if unknown) for c's mounts."""
     volumes = {v.get("name"): v for v in bundle.target.spec.get("volumes") or []}
-    configmaps = {(o.get("metadata") or {}).get("name"): o for o in bundle.objects.get("ConfigMap", [])}
-    base = posixpath.basename(path)
+    out = []
     for mount in c.spec.get("volumeMounts") or []:
         vol = volumes.get(mount.get("name")) or {}
         mp = mount.get("mountPath", "").rstrip("/")
-        if "configMap" not in vol:
-            continue
-        cm = Ref("ConfigMap", bundle.namespace, vol["configMap"].get("name", ""))
-        keys = set(((configmaps.get(cm.name) or {}).get("data") or {}).keys())
-        if path.startswith(mp + "/") and hit.signature.category == "invalid_config":
-            return Finding("spec.configmap-content", "invalid_config", 0.9, f"{c.name} rejects {path} from ConfigMap {cm.name}",
-                           f"{c.name} reads {path}, mounted from ConfigMap {cm.name}, and fails to parse it (\"{hit.line.strip()[:300]}\").",
-                           cm, [ev("logs", bundle.target.ref, hit.line), ev("spec", bundle.target.ref, f"volumeMount {mp} from configMap {cm.name}")],
-                           [fixes.inspect(cm, "edit", f"configmap/{cm.name}", explanation=f"fix the syntax of {base} in ConfigMap {cm.name}")], c.name,
+        for source in [vol] + list((vol.get("projected") or {}).get("sources") or []):
+            for field, kind in (("configMap", "ConfigMap"), ("secret", "Secret")):
+                if field not in source:
+                    continue
+                ref = Ref(kind, bundle.namespace, source[field].get("secretName") or source[field].get("name", ""))
+                items = source[field].get("items")
+                keys = _keys(_object(bundle, kind, ref.name))
+                files = {i.get("path") for i in items} if items else keys
+                if mount.get("subPath"):
+                    wanted = mount["subPath"]
+                    files = {posixpath.basename(mp)} if files is None or wanted in files else set()
+                    mp = posixpath.dirname(mp)
+                out.append((mp, ref, files))
+    return out
+
+
+def mounted_path(bundle: Bundle, c: Container, hit: Hit, index: int) -> Finding | None:
+    """A file the process opens is missing: from the ConfigMap/Secret mounted there, or it is looked for
+    somewhere else than where the volume is mounted, or a ConfigMap configures the wrong path."""
+    path = hit.groups.get("path") or next(iter(_PATH.findall(hit.line)), "")
+    if hit.signature.category not in ("file_not_found", "invalid_config") or not path:
+        return None
+    mounts = config_mounts(bundle, c)
+    base = posixpath.basename(path)
+    log = ev("logs", bundle.target.ref, hit.line)
+    for mp, ref, files in mounts:
+        where = f"volumeMount {mp} from {ref.kind[0].lower() + ref.kind[1:]} {ref.name}"
+        inside = path.startswith(mp + "/")
+        if inside and hit.signature.category == "invalid_config" and ref.kind == "ConfigMap":
+            return Finding("spec.configmap-content", "invalid_config", 0.9, f"{c.name} rejects {path} from ConfigMap {ref.name}",
+                           f"{c.name} reads {path}, mounted from ConfigMap {ref.name}, and fails to parse it (\"{hit.line.strip()[:300]}\").",
+                           ref, [log, ev("spec", bundle.target.ref, where)],
+                           [fixes.inspect(ref, "edit", f"configmap/{ref.name}", explanation=f"fix the syntax of {base} in ConfigMap {ref.name}")], c.name,
                            ["Validate the file before applying it (e.g. promtool check config, nginx -t, yamllint)."])
-        if hit.signature.category == "file_not_found" and base in keys and not path.startswith(mp + "/"):
+        if inside and hit.signature.category == "file_not_found" and (files is None or path[len(mp) + 1:] not in files):
+            # a file under a ConfigMap/Secret mount can only come from a key (or an items path) of that object
+            rel = path[len(mp) + 1:]
+            listing = f" (its keys: {', '.join(sorted(files)) or 'none'})" if files is not None else ""
+            return Finding("spec.mount-missing-key", "file_not_found", 0.9,
+                           f"{c.name} opens {path}, but {ref.kind} {ref.name} mounted at {mp} has no {rel}",
+                           f"{c.name} needs {path}; {mp} is where {ref.kind} {ref.name} is mounted, and the file is not there, so "
+                           f"{ref.kind} {ref.name} has no key {rel}{listing} (\"{hit.line.strip()[:200]}\").",
+                           ref, [log, ev("spec", bundle.target.ref, where + listing)],
+                           [fixes.add_key(ref.kind, bundle.namespace, ref.name, rel)], c.name,
+                           [f"Or rename the existing key in {ref.kind} {ref.name} to {rel}, or point {c.name} at the file it has."])
+        if hit.signature.category == "file_not_found" and files and base in files and not inside:
             right = f"{mp}/{base}"
             ops = [{"op": "replace", "path": container_path(c, index, f"{field}/{i}"), "value": str(arg).replace(path, right)}
                    for field in ("args", "command") for i, arg in enumerate(c.spec.get(field) or []) if path in str(arg)]
-            fix = [fixes.patch_json(bundle.target.workload, ops, f"point {c.name} at {right}, where ConfigMap {cm.name} is mounted")] if ops else []
-            return Finding("spec.mount-path", "file_not_found", 0.92, f"{c.name} opens {path}, but ConfigMap {cm.name} is mounted at {mp}",
-                           f"{c.name} is told to read {path}, which does not exist; ConfigMap {cm.name} with key {base} is mounted at {mp}, "
-                           f"so the file is at {right}.", bundle.target.workload,
-                           [ev("logs", bundle.target.ref, hit.line), ev("spec", bundle.target.ref, f"volumeMount {mp} from configMap {cm.name}")],
-                           fix, c.name)
+            if ops:
+                return Finding("spec.mount-path", "file_not_found", 0.92, f"{c.name} opens {path}, but {ref.kind} {ref.name} is mounted at {mp}",
+                               f"{c.name} is told to read {path}, which does not exist; {ref.kind} {ref.name} with key {base} is mounted at {mp}, "
+                               f"so the file is at {right}.", bundle.target.workload, [log, ev("spec", bundle.target.ref, where)],
+                               [fixes.patch_json(bundle.target.workload, ops, f"point {c.name} at {right}, where {ref.kind} {ref.name} is mounted")], c.name)
+    configured = _configured_in(bundle, c, path) if hit.signature.category == "file_not_found" else None
+    if configured is not None:
+        cm, key, line = configured
+        located = next((f"{mp}/{base}" for mp, _, files in mounts if files and base in files), None)
+        where = f"; {base} is mounted at {located}, so the path in the configuration is wrong" if located else \
+            "; no volume puts the file there"
+        return Finding("spec.configured-path", "file_not_found", 0.9 if located else 0.86,
+                       f"{c.name} opens {path}, the path ConfigMap {cm.name} configures, and the file is not there",
+                       f"ConfigMap {cm.name} (key {key}) points {c.name} at {path}, which does not exist{where} "
+                       f"(\"{hit.line.strip()[:200]}\").", cm, [log, ev("related", cm, f"{key}: {line}")],
+                       [fixes.inspect(cm, "edit", f"configmap/{cm.name}", explanation=f"point {key} at {located or 'the file the container has'}")],
+                       c.name, ["Or mount the file where the configuration expects it."])
+    return None
+
+
+def _configured_in(bundle: Bundle, c: Container, path: str) -> tuple[Ref, str, str] | None:
+    """The ConfigMap the pod reads whose data names the missing path: (ConfigMap, key, the line)."""
+    needle = path.lstrip("./")
+    names = [r.name for r in bundle.config_refs if r.kind == "ConfigMap" and r.container in (None, c.name)]
+    for name in dict.fromkeys(names):
+        for key, value in ((_object(bundle, "ConfigMap", name) or {}).get("data") or {}).items():
+            for line in str(value).splitlines():
+                if needle and needle in line:
+                    return Ref("ConfigMap", bundle.namespace, name), key, line.strip()
     return None
 
 

@@ -11,6 +11,14 @@ from copilot.sources.store import ObjectStore, log_bytes
 CHUNK = 64 * 1024
 
 
+def _as_read_live(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the live source reads of the object: a Secret is metadata only (its keys are not known live either),
+    so a diagnosis of a recording and of the cluster it came from see the same."""
+    if obj.get("kind") != "Secret":
+        return obj
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": obj.get("metadata") or {}}
+
+
 class IncidentSource:
     """Source over an incident's spec; time stands still at spec.now."""
 
@@ -26,11 +34,11 @@ class IncidentSource:
         return self._now
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
-        return self.store.get(kind, namespace, name)
+        return _as_read_live(self.store.get(kind, namespace, name))
 
     def list(self, kind: str, namespace: str | None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[dict[str, Any]]:
-        return self.store.list(kind, namespace, label_selector, field_selector)
+        return [_as_read_live(o) for o in self.store.list(kind, namespace, label_selector, field_selector)]
 
     def log(self, namespace: str, pod: str, container: str, previous: bool,
             limit_bytes: int | None = None, tail_lines: int | None = None) -> Iterator[bytes] | None:
