@@ -13,6 +13,7 @@ from copilot.rca import RCA
 from copilot.sources import Source
 
 if TYPE_CHECKING:
+    from copilot.llm.config import LLMConfig
     from copilot.sources.metrics import Metrics
 
 
@@ -75,13 +76,43 @@ def cluster_source(context: str | None, kubeconfig: str | None) -> Source:
     return KubeSource(context=context, kubeconfig=kubeconfig)
 
 
-def run_rca(source: Source, target: Target, progress: Progress | None = None, llm_status: str = "disabled",
-            metrics: Metrics | None = None, metrics_gap: str | None = None) -> RCA:
+def run_rca(source: Source, target: Target, progress: Progress | None = None, llm: LLMConfig | None = None,
+            no_llm: bool = False, metrics: Metrics | None = None, metrics_gap: str | None = None) -> RCA:
+    """Collect, diagnose with the rules, then (when an LLM is configured) with the guarded LLM chain."""
     from copilot.diagnose import rules_rca
+    from copilot.rules.engine import analyze
 
     bundle = collect(source, target.namespace, target.pod, progress, metrics=metrics)
     if metrics_gap:
         bundle.gaps.append(metrics_gap)
-    rca = rules_rca(bundle)
-    rca.analysis.llm_status = llm_status
-    return rca
+    findings = analyze(bundle)
+    rca = rules_rca(bundle, findings)
+    if no_llm:
+        rca.analysis.llm_status = "disabled"
+        return rca
+    if llm is None:
+        rca.analysis.llm_status = "not_configured"
+        return rca
+    from copilot.llm.chain import llm_rca
+
+    if progress:
+        progress(f"asking {llm.model} at {llm.endpoint}")
+    return llm_rca(bundle, findings, rca, llm).rca
+
+
+def llm_config(model: str | None, timeout_s: float | None) -> LLMConfig | None:
+    from copilot.llm.config import from_env
+
+    try:
+        return from_env(model, timeout_s)
+    except ValueError as e:
+        raise UsageError(f"COPILOT_LLM_TIMEOUT: not a number of seconds ({e})") from e
+
+
+def llm_note(config: LLMConfig | None, no_llm: bool) -> str | None:
+    """The one line said when no LLM will be asked."""
+    if no_llm:
+        return None
+    if config is None:
+        return "note: no LLM configured (set OPENAI_API_KEY or OPENAI_BASE_URL, or pass --no-llm); rules only"
+    return None

@@ -49,9 +49,11 @@ def main() -> None:
 @click.option("--incident", type=click.Path(), help="Diagnose a recorded incident file instead of a live cluster.")
 @click.option("-o", "--output", type=click.Choice(["text", "json", "yaml", "markdown"]), default="text", show_default=True)
 @click.option("--no-llm", is_flag=True, help="Rules only: never call an LLM.")
+@click.option("--model", help="LLM model or Azure deployment (default: COPILOT_MODEL, else gpt-4o-mini).")
+@click.option("--llm-timeout", type=click.FloatRange(1, 3600), help="Seconds the LLM may take in all, retries included (default 60).")
 @click.option("--prometheus-url", envvar="PROMETHEUS_URL",
               help="Prometheus base URL for memory and CPU series (default: the incident's recorded series, or a prometheus Service in the cluster).")
-def rca(pod, namespace, context, kubeconfig, incident, output, no_llm, prometheus_url):
+def rca(pod, namespace, context, kubeconfig, incident, output, no_llm, model, llm_timeout, prometheus_url):
     """Diagnose a crash-looping POD and print the root cause and fix."""
     from copilot import app, render
 
@@ -72,10 +74,13 @@ def rca(pod, namespace, context, kubeconfig, incident, output, no_llm, prometheu
         target = app.Target(namespace or getattr(source, "default_namespace", None) or "default", pod)
         progress = _progress
         metrics, metrics_gap = app.cluster_metrics(source, prometheus_url)
-    llm_status = "disabled" if no_llm else "not_configured"
-    if not no_llm:
-        click.echo("note: no LLM configured (the LLM chain is not available yet); rules only", err=True)
-    result = app.run_rca(source, target, progress, llm_status=llm_status, metrics=metrics, metrics_gap=metrics_gap)
+    llm = None if no_llm else app.llm_config(model, llm_timeout)
+    note = app.llm_note(llm, no_llm)
+    if note:
+        click.echo(note, err=True)
+    result = app.run_rca(source, target, progress, llm=llm, no_llm=no_llm, metrics=metrics, metrics_gap=metrics_gap)
+    if result.analysis.llm_status in ("timeout", "error", "invalid", "rejected"):
+        click.echo(f"note: LLM {result.analysis.llm_status}: {result.analysis.guardrail[0] if result.analysis.guardrail else ''}", err=True)
     if output == "json":
         click.echo(render.to_json(result))
     elif output == "yaml":
@@ -121,26 +126,29 @@ def record(pod, namespace, context, kubeconfig, output, force, prometheus_url):
 @main.command("eval")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--no-llm", is_flag=True, help="Rules only: never call an LLM.")
-@click.option("--model", help="LLM model for LLM runs (default: COPILOT_MODEL).")
+@click.option("--model", help="LLM model for LLM runs (default: COPILOT_MODEL, else gpt-4o-mini).")
+@click.option("--llm-timeout", type=click.FloatRange(1, 3600), help="Seconds the LLM may take per case (default 60).")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--baseline", type=click.Path(dir_okay=False), help="A previous `-o json` report: show what regressed and improved.")
 @click.option("--min-pass-rate", type=click.FloatRange(0, 1), help="Exit 1 when the pass rate is below this (a CI gate).")
 @click.option("--repeat", type=click.IntRange(1, 100), default=1, show_default=True, help="Diagnose each case N times (pass@1, pass^N).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Cases diagnosed concurrently.")
 @click.option("--filter", "tag", help="Only incidents with this tag in metadata.tags.")
-def eval_(paths, no_llm, model, output, baseline, min_pass_rate, repeat, jobs, tag):
+def eval_(paths, no_llm, model, llm_timeout, output, baseline, min_pass_rate, repeat, jobs, tag):
     """Diagnose recorded incidents (files, folders, suites) and score them against their `expected` verdicts."""
     import json
 
-    from copilot import evaluate
+    from copilot import app, evaluate
 
     cases, skipped = evaluate.find_cases(list(paths), tag)
     if not cases:
         _fail(f"no incidents with an expected verdict in {' '.join(paths)}" + (f" tagged {tag!r}" if tag else ""), 2)
-    if not no_llm:
-        click.echo("note: no LLM configured (the LLM chain is not available yet); rules only", err=True)
+    llm = None if no_llm else app.llm_config(model, llm_timeout)
+    note = app.llm_note(llm, no_llm)
+    if note:
+        click.echo(note, err=True)
     previous = evaluate.load_baseline(baseline) if baseline else None
-    results = evaluate.run_cases(cases, repeat=repeat, jobs=jobs, progress=sys.stderr.isatty())
+    results = evaluate.run_cases(cases, evaluate.diagnoser(llm, no_llm), repeat=repeat, jobs=jobs, progress=sys.stderr.isatty())
     report = evaluate.report_json(results, skipped, repeat)
     comparison = evaluate.compare(report, previous) if previous else None
     if comparison:

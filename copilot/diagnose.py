@@ -43,9 +43,9 @@ def _confidence(findings: list[Finding]) -> float:
     return round(max(0.1, min(0.97, top.strength - max(0.0, 0.15 - margin))), 2)
 
 
-def rules_rca(bundle: Bundle) -> RCA:
+def rules_rca(bundle: Bundle, findings: list[Finding] | None = None) -> RCA:
     started = time.perf_counter()
-    findings = analyze(bundle)
+    findings = analyze(bundle) if findings is None else findings
     pod = bundle.target
     if not findings:
         c = primary_container(bundle)

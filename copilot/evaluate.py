@@ -16,13 +16,16 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
 from copilot.errors import CopilotError, IncidentError, UsageError
 from copilot.incident import Expected, Incident, Metadata, load_incident
 from copilot.rca import RCA
+
+if TYPE_CHECKING:
+    from copilot.llm.config import LLMConfig
 
 KIND_ALIASES = {
     "deploy": "Deployment", "deployment": "Deployment", "deployments": "Deployment",
@@ -241,16 +244,23 @@ def blind(incident: Incident) -> Incident:
 Diagnose = Callable[[Incident], RCA]
 
 
-def rules_diagnose(incident: Incident) -> RCA:
-    """`copilot rca --incident --no-llm`: the same source, metrics and engine."""
-    from copilot import app
-    from copilot.sources.snapshot import IncidentSource
+def diagnoser(llm: LLMConfig | None = None, no_llm: bool = True) -> Diagnose:
+    """`copilot rca --incident`: the same source, metrics, rules and (when configured) LLM chain."""
 
-    source = IncidentSource(incident)
-    target = app.Target(incident.spec.target.namespace, incident.spec.target.pod)
-    metrics = app.incident_metrics(source)
-    return app.run_rca(source, target, llm_status="disabled", metrics=metrics,
-                       metrics_gap=None if metrics else "no memory series: the incident has no recorded series")
+    def diagnose(incident: Incident) -> RCA:
+        from copilot import app
+        from copilot.sources.snapshot import IncidentSource
+
+        source = IncidentSource(incident)
+        target = app.Target(incident.spec.target.namespace, incident.spec.target.pod)
+        metrics = app.incident_metrics(source)
+        return app.run_rca(source, target, llm=llm, no_llm=no_llm or llm is None, metrics=metrics,
+                           metrics_gap=None if metrics else "no memory series: the incident has no recorded series")
+
+    return diagnose
+
+
+rules_diagnose = diagnoser()
 
 
 @dataclass

@@ -44,7 +44,8 @@ class Analysis(_Model):
     engine: Engine = "rules"
     model: str | None = None
     prompt_version: str | None = None
-    llm_status: str = "not_configured"
+    llm_status: str = "not_configured"  # disabled | not_configured | ok | rejected | timeout | error | invalid
+    llm_method: str | None = None  # the structured-output method the endpoint accepted
     guardrail: list[str] = []
     gaps: list[str] = []
     timings: dict[str, float] = {}
