@@ -41,12 +41,21 @@ def main() -> None:
     """Root cause of Kubernetes pods in CrashLoopBackOff."""
 
 
+def _pod_or_incident(command):
+    """The options that say which pod: in a live cluster, or in a recorded incident file."""
+    for option in reversed([
+        click.argument("pod", required=False),
+        click.option("-n", "--namespace", help="Namespace of the pod (default: the kubeconfig's, or the incident's)."),
+        click.option("--context", help="kubeconfig context to use."),
+        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to a kubeconfig file."),
+        click.option("--incident", type=click.Path(), help="Use a recorded incident file instead of a live cluster."),
+    ]):
+        command = option(command)
+    return command
+
+
 @main.command()
-@click.argument("pod", required=False)
-@click.option("-n", "--namespace", help="Namespace of the pod (default: the kubeconfig's, or the incident's).")
-@click.option("--context", help="kubeconfig context to use.")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to a kubeconfig file.")
-@click.option("--incident", type=click.Path(), help="Diagnose a recorded incident file instead of a live cluster.")
+@_pod_or_incident
 @click.option("-o", "--output", type=click.Choice(["text", "json", "yaml", "markdown"]), default="text", show_default=True)
 @click.option("--no-llm", is_flag=True, help="Rules only: never call an LLM.")
 @click.option("--model", help="LLM model or Azure deployment (default: COPILOT_MODEL, else gpt-4o-mini).")
@@ -177,3 +186,21 @@ def replay(file, port, kubeconfig):
     from copilot.replay import run_replay
 
     run_replay(file, port, kubeconfig)
+
+
+@main.command()
+@_pod_or_incident
+@click.option("--no-llm", is_flag=True, help="Answer from the bundle by keywords: never call an LLM.")
+@click.option("--model", help="LLM model or Azure deployment (default: COPILOT_MODEL, else gpt-4o-mini).")
+@click.option("--prometheus-url", envvar="PROMETHEUS_URL", help="Prometheus base URL for memory and CPU series.")
+def chat(pod, namespace, context, kubeconfig, incident, no_llm, model, prometheus_url):
+    """Ask questions about a crash-looping POD (without one, pick from the pods in CrashLoopBackOff)."""
+    from copilot import app
+    from copilot import chat as chat_
+
+    session = chat_.open_session(pod, namespace, context, kubeconfig, incident, no_llm, model, prometheus_url,
+                                 None if incident else _progress)
+    note = app.llm_note(session.llm, no_llm)
+    if note:
+        click.echo(note, err=True)
+    sys.exit(chat_.run(session))

@@ -57,6 +57,21 @@ def slow(seconds: float, then: Step) -> Step:
     return step
 
 
+def _sse(completion: dict[str, Any]) -> bytes:
+    """A completion as the server-sent events of a streamed one: the text in small pieces, tool calls whole."""
+    choice = completion["choices"][0]
+    message = choice["message"]
+    base = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"], "model": completion["model"]}
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    text = message.get("content") or ""
+    deltas += [{"content": text[i:i + 7]} for i in range(0, len(text), 7)]
+    for i, call in enumerate(message.get("tool_calls") or []):
+        deltas.append({"tool_calls": [{"index": i, **call}]})
+    events = [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}], "usage": completion["usage"]})
+    return b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
+
+
 class FakeOpenAI:
     def __init__(self, script: list[Step]):
         self.script = list(script)
@@ -78,10 +93,11 @@ class FakeOpenAI:
                     code, payload = step(body)
                 except (BrokenPipeError, ConnectionError):
                     return
-                data = json.dumps(payload).encode()
+                streamed = body.get("stream") and code == 200
+                data = _sse(payload) if streamed else json.dumps(payload).encode()
                 try:
                     self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", "text/event-stream" if streamed else "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

@@ -113,7 +113,7 @@ def remember(config: LLMConfig, method: str) -> None:
         pass  # remembering is an optimisation; a read-only home must not fail the RCA
 
 
-def _chat_model(config: LLMConfig, timeout: float):
+def chat_model(config: LLMConfig, timeout: float):
     if config.azure_endpoint:
         from langchain_openai import AzureChatOpenAI
 
@@ -182,7 +182,7 @@ class Chain:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise Deadline()
-            model = _chat_model(self.config, timeout=left).with_structured_output(Answer, method=method, include_raw=True)
+            model = chat_model(self.config, timeout=left).with_structured_output(Answer, method=method, include_raw=True)
             started = time.perf_counter()
             record: dict[str, Any] = {"method": method}
             self.calls.append(record)
@@ -261,7 +261,7 @@ def _answer_rca(answer: Answer, rules: RCA) -> RCA:
                fix=[Fix(**f.model_dump()) for f in answer.fix], recommendations=answer.recommendations)
 
 
-def _status_of(e: BaseException) -> tuple[str, str]:
+def failure_status(e: BaseException) -> tuple[str, str]:
     import openai
 
     if isinstance(e, Deadline) or isinstance(e, openai.APITimeoutError):
@@ -292,7 +292,7 @@ def llm_rca(bundle: Bundle, findings: list[Finding], rules: RCA, config: LLMConf
     try:
         answer, method = chain.ask(system, user, repair_p, deadline)
     except Exception as e:  # noqa: BLE001 - any LLM failure degrades to the rules' RCA
-        status, why = _status_of(e)
+        status, why = failure_status(e)
         notes.append(f"{why}; showing the rules' RCA")
     else:
         untrusted = " ".join(" ".join(x.split()).lower() for x in _untrusted_texts(bundle))
