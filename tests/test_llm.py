@@ -285,3 +285,14 @@ def test_a_strong_rule_wins_a_disagreement():
         rca = run(server, path=path)
     assert (rca.analysis.engine, rca.analysis.llm_status, rca.category) == ("rules", "rejected", "probe_failure")
     assert "disagrees with a strong rule finding (probe.kill: probe_failure" in rca.analysis.guardrail[0]
+
+
+def test_azure_openai_goes_to_the_deployment_url():
+    with FakeOpenAI([answer(RIGHT)]) as server:
+        base = server.url.removesuffix("/v1")
+        config = from_env(env={"AZURE_OPENAI_ENDPOINT": base, "AZURE_OPENAI_API_KEY": "azure-key", "COPILOT_MODEL": "rca-deploy"})
+        rca = app.run_rca(IncidentSource(load_incident(DEMO)), TARGET, llm=config)
+    [request] = server.requests
+    assert request["path"].startswith("/openai/deployments/rca-deploy/chat/completions?api-version=2024-10-21")
+    assert request["headers"].get("api-key") == "azure-key" and "Authorization" not in request["headers"]
+    assert rca.analysis.llm_status == "ok" and rca.analysis.engine == "llm+rules"
