@@ -11,6 +11,7 @@ Points = Sequence[tuple[float, float]]
 MEMORY = "container_memory_working_set_bytes"
 THROTTLED = "container_cpu_cfs_throttled_periods_total"
 PERIODS = "container_cpu_cfs_periods_total"
+THROTTLED_RATIO = "copilot:container_cpu_cfs_throttled:ratio"  # recording-rule style name for the evaluated share
 
 MIN_SAMPLES = 4          # fewer and the shape is "unknown"
 RESET_DROP = 0.5         # a fall to below half the previous sample is a restart or an OOM kill

@@ -40,7 +40,7 @@ def _wanted(bundle: Bundle) -> list[tuple[PodView, Container]]:
 
 
 class RecordingMetrics:
-    """Passes questions through and keeps the memory points answered, for `copilot record`."""
+    """Passes questions through and keeps the points answered (memory, throttled share), for `copilot record`."""
 
     def __init__(self, inner: Metrics):
         self.inner = inner
@@ -57,7 +57,11 @@ class RecordingMetrics:
 
     def cpu_throttling(self, namespace: str, pod: str, container: str, start: datetime, end: datetime,
                        step_s: int = 15) -> list[tuple[float, float]]:
-        return self.inner.cpu_throttling(namespace, pod, container, start, end, step_s)
+        points = self.inner.cpu_throttling(namespace, pod, container, start, end, step_s)
+        if points:  # the evaluated share, not the counters: enough to answer the same question from the file
+            self.series.append({"metric": {"__name__": series.THROTTLED_RATIO, "namespace": namespace, "pod": pod, "container": container},
+                                "values": [[_number(t), _sample(v)] for t, v in points]})
+        return points
 
 
 def _number(t: float) -> int | float:

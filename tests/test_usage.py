@@ -183,8 +183,20 @@ def test_record_with_prometheus_round_trips(tmp_path, prometheus):
         source.close()
     recorded = parse_incident(yaml.safe_load(yaml.safe_dump(data)), "recorded")
     assert {s.metric["pod"] for s in recorded.spec.series} == {"payment-service-7d9f8b-xyz", "postgres-0"}
+    assert "copilot:container_cpu_cfs_throttled:ratio" in {s.metric["__name__"] for s in recorded.spec.series}
     again = rules_rca(collect(IncidentSource(recorded), "production", "payment-service-7d9f8b-xyz",
                               metrics=RecordedMetrics(recorded.spec.series)))
     for field in ("category", "culprit", "summary", "root_cause", "evidence", "fix", "timeline"):
         assert getattr(again, field) == getattr(live, field), field
     assert any(e.source == "metrics" and "peak 507Mi" in e.excerpt for e in again.evidence)
+    throttling = {}
+    for name, source, metrics in (("live", None, PrometheusMetrics(prometheus)), ("file", IncidentSource(recorded), RecordedMetrics(recorded.spec.series))):
+        if source is None:
+            with ReplayServer(demo) as server:
+                kube = KubeSource(kubeconfig=str(write_kubeconfig(tmp_path / "kc2", server.url, "production")))
+                bundle = collect(kube, "production", "payment-service-7d9f8b-xyz", metrics=metrics)
+                kube.close()
+        else:
+            bundle = collect(source, "production", "payment-service-7d9f8b-xyz", metrics=metrics)
+        throttling[name] = bundle.target.containers[0].throttling
+    assert throttling["live"] is not None and throttling["file"] == throttling["live"]   # recorded as the evaluated share

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
 from copilot.errors import SourceError
-from copilot.series import MEMORY, PERIODS, THROTTLED
+from copilot.series import MEMORY, PERIODS, THROTTLED, THROTTLED_RATIO
 
 if TYPE_CHECKING:
     from copilot.incident import Series
@@ -230,13 +230,21 @@ class RecordedMetrics:
 
     def cpu_throttling(self, namespace: str, pod: str, container: str, start: datetime, end: datetime,
                        step_s: int = 15) -> Points:
-        """sum(rate(throttled[2m])) / sum(rate(periods[2m])) evaluated at Prometheus' step times."""
+        """sum(rate(throttled[2m])) / sum(rate(periods[2m])) evaluated at Prometheus' step times, from the raw
+        counters; from the recorded ratio (what `copilot record` writes) when there are no counters."""
         throttled = self._select(THROTTLED, namespace, pod, container)
         periods = self._select(PERIODS, namespace, pod, container)
         lo, hi = round(_ts(start)), round(_ts(end))
         step = _step(lo, hi, step_s)
         lo = int(_aligned(lo, step))
         out = []
+        if not (throttled and periods):
+            ratios = [[p for p in points if math.isfinite(p[1])] for points in self._select(THROTTLED_RATIO, namespace, pod, container)]
+            for t in range(lo, hi + 1, step):
+                seen = [v for points in ratios if (v := _latest(points, t)) is not None]
+                if seen:
+                    out.append((float(t), max(seen)))
+            return _finite(out, clamp=True)
         for t in range(lo, hi + 1, step):
             num, den = _sum_rate(throttled, t), _sum_rate(periods, t)
             if num is not None and den is not None and den != 0:
