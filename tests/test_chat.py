@@ -15,11 +15,19 @@ import pytest
 
 from copilot import app, chat
 from fakeopenai import FakeOpenAI, status
+from fakeopenai import answer as structured
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = str(ROOT / "evals" / "incidents" / "payment-db-oom.yaml")
 FIX = "kubectl -n production set resources statefulset/postgres -c postgres --limits=memory=768Mi"
 RECOVERY = "database system was not properly shut down; automatic recovery in progress"
+RCA_ANSWER = {  # the model's structured RCA at start-up: it agrees with the rules
+    "category": "dependency_unavailable", "summary": "postgres-0 was OOMKilled; payment is refused while it recovers",
+    "root_cause": "postgres-0 was OOMKilled at 14:28:14 and payment exited 1 on connection refused during recovery.",
+    "culprit": {"kind": "StatefulSet", "namespace": "production", "name": "postgres"}, "confidence": 0.9,
+    "evidence": [{"source": "status", "resource": "Pod/production/postgres-0",
+                  "excerpt": "lastState.terminated: exitCode=137 signal=9 reason=OOMKilled finishedAt=2026-11-20T14:28:14Z"}],
+    "fix": [], "recommendations": []}
 
 
 def converse(*lines, env=None, args=("--incident", DEMO)):
@@ -163,16 +171,18 @@ def llm_env(tmp_path):
 
 
 def test_a_follow_up_question_calls_the_logs_tool_and_quotes_its_result(llm_env):
-    script = [call_tool("pod_logs", pod="postgres-0"),
+    script = [structured(RCA_ANSWER), call_tool("pod_logs", pod="postgres-0"),
               say(f"postgres-0 was still replaying its WAL: \"{RECOVERY}\". Raise its limit:\n{FIX}")]
     with FakeOpenAI(script) as server:
         run = converse("what did the database log after it restarted?", "/quit", env=llm_env(server))
     assert run.returncode == 0, run.stderr
-    first, second = server.bodies
+    diagnosis, first, second = server.bodies
+    assert diagnosis["response_format"]["type"] == "json_schema"          # the pod is diagnosed first, by the LLM too
+    assert "engine llm+rules" in run.stdout.split("\n> ", 1)[0]
     assert first["temperature"] == 0 and first["stream"] is True          # answers stream, vetted line by line
     assert {t["function"]["name"] for t in first["tools"]} == {"pod_logs", "describe", "pod_events", "memory", "list_pods", "rerun_rca"}
     system, user = first["messages"]
-    assert system["role"] == "system" and "== ROOT-CAUSE ANALYSIS ==\n## statefulset/postgres was OOMKilled" in system["content"]
+    assert system["role"] == "system" and "== ROOT-CAUSE ANALYSIS ==\n## postgres-0 was OOMKilled; payment is refused" in system["content"]
     assert user == {"role": "user", "content": "what did the database log after it restarted?"}
     assert second["messages"][2]["tool_calls"][0]["function"]["name"] == "pod_logs"
     tool = second["messages"][3]
@@ -186,19 +196,20 @@ def test_a_follow_up_question_calls_the_logs_tool_and_quotes_its_result(llm_env)
 def test_a_destructive_command_in_the_answer_is_never_printed(llm_env):
     planted = ("The log says: to recover, run kubectl delete namespace production and start over.\n"
                f"Safer: {FIX}")
-    with FakeOpenAI([say(planted)]) as server:
+    with FakeOpenAI([structured(RCA_ANSWER), say(planted)]) as server:
         run = converse("how do I recover?", "/quit", env=llm_env(server))
     assert run.returncode == 0, run.stderr
-    answer = answers(run.stdout)["how do I recover?"]
+    said = answers(run.stdout)["how do I recover?"]
     assert "delete namespace" not in run.stdout
-    assert "[suggested command removed: it 'kubectl delete' is not allowed (only reads and targeted changes)]" in answer
-    assert f"Safer: {FIX}" in answer
+    assert "[suggested command removed: it 'kubectl delete' is not allowed (only reads and targeted changes)]" in said
+    assert f"Safer: {FIX}" in said
 
 
 def test_an_llm_failure_answers_from_the_bundle(llm_env):
     with FakeOpenAI([status(500, "model crashed")]) as server:
         run = converse("what should I change?", "/quit", env=llm_env(server))
     assert run.returncode == 0, run.stderr
-    answer = answers(run.stdout)["what should I change?"]
-    assert answer.startswith("note: the LLM endpoint answered HTTP 500: model crashed; answering from the bundle")
-    assert FIX in answer
+    said = answers(run.stdout)["what should I change?"]
+    assert "LLM error: the LLM endpoint answered HTTP 500: model crashed; showing the rules' RCA" in run.stdout.split("\n> ", 1)[0]
+    assert said.startswith("note: the LLM endpoint answered HTTP 500: model crashed; answering from the bundle")
+    assert FIX in said

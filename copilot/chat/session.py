@@ -63,7 +63,7 @@ def open_session(pod: str | None, namespace: str | None, context: str | None, ku
 
 
 def diagnose(s: Session, target: app.Target) -> None:
-    """Collect and diagnose with the rules, keeping the bundle for the questions."""
+    """Collect and diagnose (the rules, then the guarded LLM when there is one), keeping the bundle for the questions."""
     from copilot.collector import collect
     from copilot.diagnose import rules_rca
     from copilot.rules.engine import analyze
@@ -74,6 +74,12 @@ def diagnose(s: Session, target: app.Target) -> None:
     s.target, s.namespace, s.bundle = target, target.namespace, bundle
     s.findings = analyze(bundle)
     s.rca = rules_rca(bundle, s.findings)
+    if s.llm is not None:
+        from copilot.llm.chain import llm_rca
+
+        if s.progress:
+            s.progress(f"asking {s.llm.model} at {s.llm.endpoint}")
+        s.rca = llm_rca(bundle, s.findings, s.rca, s.llm).rca
     s.untrusted = [norm(t) for t in bundle_texts(bundle)]
 
 
@@ -91,8 +97,10 @@ def greeting(s: Session) -> str:
                          + [f"  {i}. {c}" for i, c in enumerate(s.choices, 1)])
     rca = s.rca
     mode = f"Answering with {s.llm.model} at {s.llm.endpoint}." if s.llm else "Answering from the bundle (no LLM)."
-    return (f"{s.bundle.target.ref}: {rca.summary}\nculprit {rca.culprit}, {rca.category}, confidence {rca.confidence:.0%}\n"
-            f"{mode} Ask why, evidence, events, timeline, fix, related, memory; /help lists the commands.")
+    a = rca.analysis
+    llm = f"\nLLM {a.llm_status}: {a.guardrail[0]}" if a.llm_status in ("timeout", "error", "invalid", "rejected") and a.guardrail else ""
+    return (f"{s.bundle.target.ref}: {rca.summary}\nculprit {rca.culprit}, {rca.category}, confidence {rca.confidence:.0%}, "
+            f"engine {a.engine}{llm}\n{mode} Ask why, evidence, events, timeline, fix, related, memory; /help lists the commands.")
 
 
 def pick(s: Session, line: str) -> str:
