@@ -13,7 +13,9 @@ from copilot.rca import RCA
 from copilot.sources import Source
 
 if TYPE_CHECKING:
+    from copilot.bundle import Bundle
     from copilot.llm.config import LLMConfig
+    from copilot.rules.findings import Finding
     from copilot.sources.metrics import Metrics
 
 
@@ -31,12 +33,16 @@ def incident_source(path: str | Path) -> tuple[Source, Target]:
     return IncidentSource(incident), Target(incident.spec.target.namespace, incident.spec.target.pod)
 
 
-def incident_metrics(source: Source) -> Metrics | None:
-    """The incident's recorded series; None when it has none (a recorded incident without Prometheus)."""
+def incident_metrics(source: Source, url: str | None = None) -> tuple[Metrics | None, str | None]:
+    """The Prometheus at `url` when given, else the incident's recorded series; with neither, the gap to report."""
     from copilot.sources.metrics import RecordedMetrics
 
+    if url:
+        return prometheus(url), None
     recorded = getattr(source, "series", None)
-    return RecordedMetrics(recorded, "the incident's recorded series") if recorded else None
+    if not recorded:
+        return None, "no memory series: the incident has no recorded series"
+    return RecordedMetrics(recorded, "the incident's recorded series"), None
 
 
 def prometheus(url: str, timeout: float = 5.0) -> Metrics:
@@ -76,8 +82,15 @@ def cluster_source(context: str | None, kubeconfig: str | None) -> Source:
     return KubeSource(context=context, kubeconfig=kubeconfig)
 
 
-def run_rca(source: Source, target: Target, progress: Progress | None = None, llm: LLMConfig | None = None,
-            no_llm: bool = False, metrics: Metrics | None = None, metrics_gap: str | None = None) -> RCA:
+@dataclass
+class Diagnosis:
+    bundle: Bundle
+    findings: list[Finding]
+    rca: RCA
+
+
+def diagnose(source: Source, target: Target, progress: Progress | None = None, llm: LLMConfig | None = None,
+             no_llm: bool = False, metrics: Metrics | None = None, metrics_gap: str | None = None) -> Diagnosis:
     """Collect, diagnose with the rules, then (when an LLM is configured) with the guarded LLM chain."""
     from copilot.diagnose import rules_rca
     from copilot.rules.engine import analyze
@@ -87,17 +100,19 @@ def run_rca(source: Source, target: Target, progress: Progress | None = None, ll
         bundle.gaps.append(metrics_gap)
     findings = analyze(bundle)
     rca = rules_rca(bundle, findings)
-    if no_llm:
-        rca.analysis.llm_status = "disabled"
-        return rca
-    if llm is None:
-        rca.analysis.llm_status = "not_configured"
-        return rca
+    if no_llm or llm is None:
+        rca.analysis.llm_status = "disabled" if no_llm else "not_configured"
+        return Diagnosis(bundle, findings, rca)
     from copilot.llm.chain import llm_rca
 
     if progress:
         progress(f"asking {llm.model} at {llm.endpoint}")
-    return llm_rca(bundle, findings, rca, llm).rca
+    return Diagnosis(bundle, findings, llm_rca(bundle, findings, rca, llm).rca)
+
+
+def run_rca(source: Source, target: Target, progress: Progress | None = None, llm: LLMConfig | None = None,
+            no_llm: bool = False, metrics: Metrics | None = None, metrics_gap: str | None = None) -> RCA:
+    return diagnose(source, target, progress, llm, no_llm, metrics, metrics_gap).rca
 
 
 def llm_config(model: str | None, timeout_s: float | None) -> LLMConfig | None:

@@ -73,9 +73,7 @@ def rca(pod, namespace, context, kubeconfig, incident, output, no_llm, model, ll
             target.pod = pod
         if namespace:
             target.namespace = namespace
-        metrics, metrics_gap = (app.prometheus(prometheus_url), None) if prometheus_url else (app.incident_metrics(source), None)
-        if metrics is None:
-            metrics_gap = "no memory series: the incident has no recorded series"
+        metrics, metrics_gap = app.incident_metrics(source, prometheus_url)
     else:
         if not pod:
             _fail("give a POD name, or --incident FILE to diagnose a recorded incident", 2)

@@ -22,28 +22,12 @@ import yaml
 
 from copilot.errors import CopilotError, IncidentError, UsageError
 from copilot.incident import Expected, Incident, Metadata, load_incident
-from copilot.rca import RCA
+from copilot.rca import RCA, canonical_kind
 
 if TYPE_CHECKING:
     from copilot.llm.config import LLMConfig
 
-KIND_ALIASES = {
-    "deploy": "Deployment", "deployment": "Deployment", "deployments": "Deployment",
-    "sts": "StatefulSet", "statefulset": "StatefulSet", "statefulsets": "StatefulSet",
-    "ds": "DaemonSet", "daemonset": "DaemonSet", "daemonsets": "DaemonSet",
-    "job": "Job", "jobs": "Job", "cj": "CronJob", "cronjob": "CronJob", "cronjobs": "CronJob",
-    "po": "Pod", "pod": "Pod", "pods": "Pod", "cm": "ConfigMap", "configmap": "ConfigMap", "configmaps": "ConfigMap",
-    "secret": "Secret", "secrets": "Secret", "svc": "Service", "service": "Service", "services": "Service",
-    "netpol": "NetworkPolicy", "networkpolicy": "NetworkPolicy", "networkpolicies": "NetworkPolicy",
-    "no": "Node", "node": "Node", "nodes": "Node", "rs": "ReplicaSet", "replicaset": "ReplicaSet",
-    "pvc": "PersistentVolumeClaim", "persistentvolumeclaim": "PersistentVolumeClaim",
-    "sa": "ServiceAccount", "serviceaccount": "ServiceAccount", "ns": "Namespace", "namespace": "Namespace",
-}
 SUITE_KIND = "Suite"
-
-
-def canonical_kind(kind: str) -> str:
-    return KIND_ALIASES.get(kind.strip().lower(), kind.strip())
 
 
 # ---------------------------------------------------------------- scoring (pure)
@@ -253,9 +237,8 @@ def diagnoser(llm: LLMConfig | None = None, no_llm: bool = True) -> Diagnose:
 
         source = IncidentSource(incident)
         target = app.Target(incident.spec.target.namespace, incident.spec.target.pod)
-        metrics = app.incident_metrics(source)
-        return app.run_rca(source, target, llm=llm, no_llm=no_llm or llm is None, metrics=metrics,
-                           metrics_gap=None if metrics else "no memory series: the incident has no recorded series")
+        metrics, gap = app.incident_metrics(source)
+        return app.run_rca(source, target, llm=llm, no_llm=no_llm or llm is None, metrics=metrics, metrics_gap=gap)
 
     return diagnose
 

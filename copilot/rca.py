@@ -23,6 +23,24 @@ class ObjectRef(_Model):
         return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
 
 
+KIND_ALIASES = {
+    "deploy": "Deployment", "deployment": "Deployment", "deployments": "Deployment",
+    "sts": "StatefulSet", "statefulset": "StatefulSet", "statefulsets": "StatefulSet",
+    "ds": "DaemonSet", "daemonset": "DaemonSet", "daemonsets": "DaemonSet",
+    "job": "Job", "jobs": "Job", "cj": "CronJob", "cronjob": "CronJob", "cronjobs": "CronJob",
+    "po": "Pod", "pod": "Pod", "pods": "Pod", "cm": "ConfigMap", "configmap": "ConfigMap", "configmaps": "ConfigMap",
+    "secret": "Secret", "secrets": "Secret", "svc": "Service", "service": "Service", "services": "Service",
+    "netpol": "NetworkPolicy", "networkpolicy": "NetworkPolicy", "networkpolicies": "NetworkPolicy",
+    "no": "Node", "node": "Node", "nodes": "Node", "rs": "ReplicaSet", "replicaset": "ReplicaSet",
+    "pvc": "PersistentVolumeClaim", "persistentvolumeclaim": "PersistentVolumeClaim",
+    "sa": "ServiceAccount", "serviceaccount": "ServiceAccount", "ns": "Namespace", "namespace": "Namespace",
+}
+
+
+def canonical_kind(kind: str) -> str:
+    return KIND_ALIASES.get(kind.strip().lower(), kind.strip())
+
+
 class Evidence(_Model):
     source: EvidenceSource
     resource: str = Field(description="Kind/namespace/name of the object it was read from")

@@ -12,10 +12,6 @@ from copilot.chat.tools import TOOLS, run_tool
 from copilot.redact import redact_text
 
 
-KUBECTL = re.compile(r"kubectl\s(?:(?!kubectl\s)[^\n`])*")
-PROSE_AFTER_COMMAND = re.compile(r"\s(?:to|and|then|so|which|because|if|for)\s|\.(?:\s|$)|,\s")
-
-
 class _Vetted:
     """Streams an answer line by line, each line printed only after its kubectl commands passed the check."""
 
@@ -75,14 +71,13 @@ def system_prompt(s: Session) -> str:
 
 def checked(s: Session, text: str) -> str:
     """The answer with every kubectl command the guardrail rejects replaced by a note."""
-    from copilot.llm.guardrail import check_command
+    from copilot.llm.guardrail import KUBECTL, check_command, command_in
 
     namespaces = {s.bundle.namespace, s.rca.culprit.namespace} | {d.workload.namespace for d in s.bundle.dependencies if d.workload}
     untrusted = " ".join(s.untrusted)
 
     def vet(match: re.Match) -> str:
-        command = PROSE_AFTER_COMMAND.split(match.group(0), 1)[0].strip(" \"'")
-        why = check_command(command, {n for n in namespaces if n}, untrusted)
+        why = check_command(command_in(match), {n for n in namespaces if n}, untrusted)
         return match.group(0) if why is None else f"[suggested command removed: it {why}]"
 
     return KUBECTL.sub(vet, text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 from copilot import app
 from copilot.errors import UsageError
@@ -47,8 +47,7 @@ def open_session(pod: str | None, namespace: str | None, context: str | None, ku
     if incident:
         source, target = app.incident_source(incident)
         target = app.Target(namespace or target.namespace, pod or target.pod)
-        metrics = app.prometheus(prometheus_url) if prometheus_url else app.incident_metrics(source)
-        gap = None if metrics else "no memory series: the incident has no recorded series"
+        metrics, gap = app.incident_metrics(source, prometheus_url)
     else:
         source = app.cluster_source(context, kubeconfig)
         default = namespace or getattr(source, "default_namespace", None) or "default"
@@ -64,23 +63,11 @@ def open_session(pod: str | None, namespace: str | None, context: str | None, ku
 
 def diagnose(s: Session, target: app.Target) -> None:
     """Collect and diagnose (the rules, then the guarded LLM when there is one), keeping the bundle for the questions."""
-    from copilot.collector import collect
-    from copilot.diagnose import rules_rca
-    from copilot.rules.engine import analyze
+    from copilot.llm.context import untrusted_texts
 
-    bundle = collect(s.source, target.namespace, target.pod, s.progress, metrics=s.metrics)
-    if s.metrics_gap:
-        bundle.gaps.append(s.metrics_gap)
-    s.target, s.namespace, s.bundle = target, target.namespace, bundle
-    s.findings = analyze(bundle)
-    s.rca = rules_rca(bundle, s.findings)
-    if s.llm is not None:
-        from copilot.llm.chain import llm_rca
-
-        if s.progress:
-            s.progress(f"asking {s.llm.model} at {s.llm.endpoint}")
-        s.rca = llm_rca(bundle, s.findings, s.rca, s.llm).rca
-    s.untrusted = [norm(t) for t in bundle_texts(bundle)]
+    done = app.diagnose(s.source, target, s.progress, llm=s.llm, metrics=s.metrics, metrics_gap=s.metrics_gap)
+    s.target, s.namespace, s.bundle, s.findings, s.rca = target, target.namespace, done.bundle, done.findings, done.rca
+    s.untrusted = [norm(t) for t in untrusted_texts(done.bundle)]
 
 
 def crashlooping(source: Source, namespace: str | None) -> list[str]:
@@ -151,10 +138,3 @@ def pod_ref(s: Session, pod: str) -> tuple[str, str]:
         return namespace, name
     known = next((p.ref for p in bundle_pods(s.bundle) if p.ref.name == pod), None) if s.bundle else None
     return (known.namespace if known else s.namespace) or "default", pod
-
-
-def bundle_texts(b: Bundle) -> Iterator[str]:
-    for pod in bundle_pods(b):
-        for c in pod.containers:
-            yield from (log.text() for log in (c.previous_log, c.current_log) if log is not None)
-    yield from (e.message for e in b.events)

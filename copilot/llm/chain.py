@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from copilot.bundle import Bundle
 from copilot.categories import CATEGORIES
 from copilot.llm.config import LLMConfig
-from copilot.llm.context import build_context
+from copilot.llm.context import build_context, untrusted_texts
 from copilot.llm.guardrail import guard
 from copilot.prompts import load_prompt
 from copilot.rca import RCA, Evidence, EvidenceSource, Fix, ObjectRef
@@ -295,7 +295,7 @@ def llm_rca(bundle: Bundle, findings: list[Finding], rules: RCA, config: LLMConf
         status, why = failure_status(e)
         notes.append(f"{why}; showing the rules' RCA")
     else:
-        untrusted = " ".join(" ".join(x.split()).lower() for x in _untrusted_texts(bundle))
+        untrusted = " ".join(" ".join(x.split()).lower() for x in untrusted_texts(bundle))
         guarded = guard(_answer_rca(answer, rules), rules, findings, context, bundle.namespace, untrusted)
         rca, notes = guarded.rca, guarded.notes
         status = "rejected" if guarded.took_over else "ok"
@@ -313,14 +313,3 @@ def llm_rca(bundle: Bundle, findings: list[Finding], rules: RCA, config: LLMConf
     a.timings = {**a.timings, "llm_ms": model_ms, "chain_ms": round((time.perf_counter() - started) * 1000, 1)}
     a.llm_method = method
     return Outcome(rca, status, notes)
-
-
-def _untrusted_texts(bundle: Bundle):
-    pods = [bundle.target] + [p for d in bundle.dependencies for p in d.pods]
-    for pod in pods:
-        for c in pod.containers:
-            for log in (c.previous_log, c.current_log):
-                if log is not None:
-                    yield log.text()
-    for e in bundle.events:
-        yield e.message

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from copilot import series
 from copilot.bundle import Bundle, Container, PodView, Ref, iso
@@ -184,6 +184,14 @@ def build_context(bundle: Bundle, findings: list[Finding]) -> Context:
         head = head[:max(0, MAX_CHARS - len(rest))] + "\n[context truncated]"
     text = head + "\n" + rest
     return Context(text, known, fence)
+
+
+def untrusted_texts(bundle: Bundle) -> Iterator[str]:
+    """What applications and users wrote: every collected log and event message. A command found there is never advice."""
+    for pod in [bundle.target] + [p for d in bundle.dependencies for p in d.pods] + bundle.siblings:
+        for c in pod.containers:
+            yield from (log.text() for log in (c.previous_log, c.current_log) if log is not None)
+    yield from (e.message for e in bundle.events)
 
 
 def ref_key(ref: Ref) -> tuple[str, str, str]:

@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass
 
 from copilot.llm.context import Context, ref_key
-from copilot.rca import RCA, Fix, ObjectRef
+from copilot.rca import RCA, Fix, ObjectRef, canonical_kind
 from copilot.rules.findings import Finding
 
 HARD = 0.9     # a finding this strong is a fact the LLM may not contradict
@@ -34,12 +34,18 @@ FLAGS_WITH_VALUE = {"-n", "--namespace", "-c", "--container", "-p", "--patch", "
                     "--image", "--from-literal", "--from-file", "--from-env-file", "--patch-file", "--subresource"}
 _INJECTION = re.compile(r"ignore (all |any )?(previous|prior|above) (instructions|prompts?)|disregard (the|all) (rules|instructions)"
                         r"|you are now|system prompt", re.I)
-_KUBECTL = re.compile(r"kubectl\s[^\n`]*")
+KUBECTL = re.compile(r"kubectl\s(?:(?!kubectl\s)[^\n`])*")  # a kubectl command in prose, up to the next one
+_PROSE_AFTER_COMMAND = re.compile(r"\s(?:to|and|then|so|which|because|if|for)\s|\.(?:\s|$)|,\s")
 DANGEROUS = ("is not allowed", "shell", "outside the incident", "identity", "more than one", "found in the logs")
 
 
 def _norm(text: str) -> str:
     return " ".join(text.split()).lower()
+
+
+def command_in(match: re.Match) -> str:
+    """The command a KUBECTL match found, without the sentence around it."""
+    return _PROSE_AFTER_COMMAND.split(match.group(0), 1)[0].strip(" \"'.,;:")
 
 
 def check_command(command: str, namespaces: set[str], untrusted: str) -> str | None:
@@ -128,15 +134,11 @@ class Guarded:
 
 
 def _known(ref: ObjectRef, context: Context) -> bool:
-    from copilot.evaluate import canonical_kind  # the same kind aliases as the scorer
-
     kind = canonical_kind(ref.kind)
     return any(k == kind and n == ref.name and (not ref.namespace or ns in ("", ref.namespace)) for k, ns, n in context.objects)
 
 
 def _same(a: ObjectRef, b) -> bool:
-    from copilot.evaluate import canonical_kind
-
     return canonical_kind(a.kind) == canonical_kind(b.kind) and a.name == b.name and (a.namespace or "") in ("", b.namespace or "")
 
 
@@ -174,14 +176,14 @@ def guard(answer: RCA, rules: RCA, findings: list[Finding], context: Context, na
         else:
             fixes.append(f)
     prose = " ".join([answer.summary, answer.root_cause])
-    for cmd in _KUBECTL.findall(prose):
-        why = check_command(cmd.strip(" .,;:\"'"), namespaces, untrusted)
+    for cmd in map(command_in, KUBECTL.finditer(prose)):
+        why = check_command(cmd, namespaces, untrusted)
         if why and any(word in why for word in DANGEROUS):
             reasons.append(f"the explanation recommends `{_clip(cmd, 80)}`, which {why}")
     if _INJECTION.search(prose):
         reasons.append("the explanation repeats an instruction planted in the data")
     recommendations = [r for r in answer.recommendations
-                       if not any(check_command(c.strip(" .,;:\"'"), namespaces, untrusted) for c in _KUBECTL.findall(r))
+                       if not any(check_command(command_in(m), namespaces, untrusted) for m in KUBECTL.finditer(r))
                        and not _INJECTION.search(r)]
     notes += [f"dropped recommendation: \"{_clip(r)}\"" for r in answer.recommendations if r not in recommendations]
     agree = rules.category == answer.category and _same(answer.culprit, rules.culprit) and rules.category != "unknown"

@@ -105,10 +105,8 @@ def heap_evidence(bundle: Bundle, c: Container) -> list[Evidence]:
 
 
 def _only_configmap(bundle: Bundle, c: Container) -> Ref | None:
-    volumes = {v.get("name"): v for v in bundle.target.spec.get("volumes") or []}
-    mounted = {volumes[m.get("name")]["configMap"].get("name") for m in c.spec.get("volumeMounts") or []
-               if "configMap" in volumes.get(m.get("name"), {})}
-    return Ref("ConfigMap", bundle.target.ref.namespace, mounted.pop()) if len(mounted) == 1 else None
+    mounted = {ref for _, ref, _ in specrules.config_mounts(bundle, c) if ref.kind == "ConfigMap"}
+    return mounted.pop() if len(mounted) == 1 else None
 
 
 def _index(bundle: Bundle, c: Container) -> int:
@@ -163,8 +161,7 @@ def log_finding(bundle: Bundle, c: Container) -> Finding | None:
             fix.append(fixes.set_env(workload, c.name, "JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=75.0"))
     elif category == "invalid_config" and (config := _only_configmap(bundle, c)) is not None:
         culprit = config
-        data = next(((o.get("data") or {}) for o in bundle.objects.get("ConfigMap", []) if (o.get("metadata") or {}).get("name") == config.name
-                     and (o.get("metadata") or {}).get("namespace", bundle.namespace) == config.namespace), {})
+        data = (specrules.object_named(bundle, "ConfigMap", config.name) or {}).get("data") or {}
         for key, text in list(data.items())[:1]:
             head = "\n".join(str(text).splitlines()[:30])[:1500]
             evidence.append(ev("related", config, f"{key}:\n{head}"))

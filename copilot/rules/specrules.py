@@ -139,7 +139,7 @@ def port_clash(bundle: Bundle, c: Container, hit: Hit, index: int) -> Finding | 
                    bundle.target.workload, evidence, fix, c.name)
 
 
-def _object(bundle: Bundle, kind: str, name: str) -> dict | None:
+def object_named(bundle: Bundle, kind: str, name: str) -> dict | None:
     return next((o for o in bundle.objects.get(kind, []) if (o.get("metadata") or {}).get("name") == name
                  and (o.get("metadata") or {}).get("namespace", bundle.namespace) == bundle.namespace), None)
 
@@ -164,7 +164,7 @@ def config_mounts(bundle: Bundle, c: Container) -> list[tuple[str, Ref, set[str]
                     continue
                 ref = Ref(kind, bundle.namespace, source[field].get("secretName") or source[field].get("name", ""))
                 items = source[field].get("items")
-                keys = _keys(_object(bundle, kind, ref.name))
+                keys = _keys(object_named(bundle, kind, ref.name))
                 files = {i.get("path") for i in items} if items else keys
                 if mount.get("subPath"):
                     wanted = mount["subPath"]
@@ -232,7 +232,7 @@ def _configured_in(bundle: Bundle, c: Container, path: str) -> tuple[Ref, str, s
     needle = path.lstrip("./")
     names = [r.name for r in bundle.config_refs if r.kind == "ConfigMap" and r.container in (None, c.name)]
     for name in dict.fromkeys(names):
-        for key, value in ((_object(bundle, "ConfigMap", name) or {}).get("data") or {}).items():
+        for key, value in ((object_named(bundle, "ConfigMap", name) or {}).get("data") or {}).items():
             for line in str(value).splitlines():
                 if needle and needle in line:
                     return Ref("ConfigMap", bundle.namespace, name), key, line.strip()

@@ -218,7 +218,12 @@ class RecordedMetrics:
     def memory_working_set(self, namespace: str, pod: str, container: str, start: datetime, end: datetime,
                            step_s: int = 15) -> Points:
         """max(working set) evaluated as Prometheus' query_range does: at aligned steps, with a 5-minute lookback."""
-        all_points = [[p for p in points if math.isfinite(p[1])] for points in self._select(MEMORY, namespace, pod, container)]
+        return self._max_over_time(MEMORY, namespace, pod, container, start, end, step_s)
+
+    def _max_over_time(self, name: str, namespace: str, pod: str, container: str, start: datetime, end: datetime,
+                       step_s: int) -> Points:
+        """max(name{...}) at query_range's step times: each series' newest sample within the lookback."""
+        all_points = [[p for p in points if math.isfinite(p[1])] for points in self._select(name, namespace, pod, container)]
         lo, hi = round(_ts(start)), round(_ts(end))
         step = _step(lo, hi, step_s)
         out = []
@@ -234,17 +239,12 @@ class RecordedMetrics:
         counters; from the recorded ratio (what `copilot record` writes) when there are no counters."""
         throttled = self._select(THROTTLED, namespace, pod, container)
         periods = self._select(PERIODS, namespace, pod, container)
+        if not (throttled and periods):
+            return _finite(self._max_over_time(THROTTLED_RATIO, namespace, pod, container, start, end, step_s), clamp=True)
         lo, hi = round(_ts(start)), round(_ts(end))
         step = _step(lo, hi, step_s)
         lo = int(_aligned(lo, step))
         out = []
-        if not (throttled and periods):
-            ratios = [[p for p in points if math.isfinite(p[1])] for points in self._select(THROTTLED_RATIO, namespace, pod, container)]
-            for t in range(lo, hi + 1, step):
-                seen = [v for points in ratios if (v := _latest(points, t)) is not None]
-                if seen:
-                    out.append((float(t), max(seen)))
-            return _finite(out, clamp=True)
         for t in range(lo, hi + 1, step):
             num, den = _sum_rate(throttled, t), _sum_rate(periods, t)
             if num is not None and den is not None and den != 0:
