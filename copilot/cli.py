@@ -179,11 +179,74 @@ def eval_(paths, no_llm, model, llm_timeout, output, baseline, min_pass_rate, re
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1 (default: a free one).")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default="copilot-replay.kubeconfig", show_default=True,
               help="Where to write the kubeconfig pointing at the replay.")
-def replay(file, port, kubeconfig):
+@click.option("--play", "play_after", type=click.FloatRange(0, 86400), metavar="SECONDS",
+              help="Start before the incident (failing containers running, no events) and play it after SECONDS, for watches.")
+def replay(file, port, kubeconfig, play_after):
     """Serve a recorded incident as a read-only Kubernetes API on 127.0.0.1."""
     from copilot.replay import run_replay
 
-    run_replay(file, port, kubeconfig)
+    run_replay(file, port, kubeconfig, play_after=play_after)
+
+
+def _scope(command):
+    """The options that say which pods: a namespace or all of them, in a live cluster or a recorded incident."""
+    for option in reversed([
+        click.option("-n", "--namespace", help="One namespace (default: the kubeconfig's; every namespace of --incident)."),
+        click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace."),
+        click.option("--context", help="kubeconfig context to use."),
+        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to a kubeconfig file."),
+        click.option("--incident", type=click.Path(), help="A recorded incident file instead of a live cluster."),
+    ]):
+        command = option(command)
+    return command
+
+
+@main.command()
+@_scope
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--min-restarts", type=click.IntRange(0, 1000), default=1, show_default=True,
+              help="Restarts before a crash-looping or abnormally terminated container counts as failing.")
+def scan(namespace, all_namespaces, context, kubeconfig, incident, output, min_restarts):
+    """List every failing pod with its one-line diagnosis from the rules (one list request per kind)."""
+    from copilot import app
+    from copilot import scan as scan_
+
+    if namespace and all_namespaces:
+        _fail("give -n NAMESPACE or -A, not both", 2)
+    if incident:
+        source, _ = app.incident_source(incident)
+        scope = namespace
+    else:
+        source = app.cluster_source(context, kubeconfig)
+        scope = None if all_namespaces else namespace or getattr(source, "default_namespace", None) or "default"
+    rows, gaps = scan_.scan(source, scope, min_restarts)
+    scan_.render(rows, gaps, output, sys.stdout, f"namespace {scope}" if scope else "all namespaces")
+
+
+@main.command()
+@_scope
+@click.option("--slack-webhook", envvar="COPILOT_SLACK_WEBHOOK", metavar="URL", help="Slack incoming webhook for notifications.")
+@click.option("--webhook", envvar="COPILOT_WEBHOOK_URL", metavar="URL", help="Generic webhook: each notification POSTed as JSON.")
+@click.option("--once", is_flag=True, help="Handle what is failing now, then exit (for cron and tests).")
+@click.option("--state", "state_path", envvar="COPILOT_WATCH_STATE", type=click.Path(dir_okay=False),
+              help="JSON file remembering what was notified, so a restart does not notify again.")
+@click.option("--min-restarts", type=click.IntRange(0, 1000), default=1, show_default=True,
+              help="Restarts before a crash-looping or abnormally terminated container is reported.")
+@click.option("--cooldown", default="4h", show_default=True, help="Minimum time between messages about one incident and cause.")
+@click.option("--resolve-after", default="10m", show_default=True, help="Healthy this long before an incident is resolved.")
+@click.option("--no-llm", is_flag=True, help="Rules only: never call an LLM.")
+@click.option("--model", help="LLM model or Azure deployment (default: COPILOT_MODEL, else gpt-4o-mini).")
+@click.option("--prometheus-url", envvar="PROMETHEUS_URL", help="Prometheus base URL for memory and CPU series.")
+@click.option("--health-port", type=click.IntRange(1, 65535), help="Serve /healthz and /readyz on this port (in a pod).")
+@click.option("--jobs", type=click.IntRange(1, 16), default=2, show_default=True, help="Diagnoses run concurrently.")
+def watch(namespace, all_namespaces, context, kubeconfig, incident, slack_webhook, webhook, once, state_path, min_restarts,
+          cooldown, resolve_after, no_llm, model, prometheus_url, health_port, jobs):
+    """Watch pods; diagnose each workload that starts crash-looping and notify once per incident (JSON lines on stdout)."""
+    from copilot.watch import WatchConfig, start
+
+    config = WatchConfig(namespace, all_namespaces, context, kubeconfig, incident, slack_webhook, webhook, once, state_path,
+                         min_restarts, cooldown, resolve_after, no_llm, model, prometheus_url, health_port, jobs)
+    sys.exit(start(config, sys.stdout, sys.stderr))
 
 
 @main.command()

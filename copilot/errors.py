@@ -39,3 +39,7 @@ class UsageError(CopilotError):
     """A command-line value that cannot be used."""
 
     exit_code = 2
+
+
+class Gone(SourceError):
+    """A watch asked for a resourceVersion the server no longer keeps (HTTP 410): list again."""

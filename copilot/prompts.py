@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +24,14 @@ class PromptError(CopilotError):
 
 
 def prompts_dir() -> Path:
-    """COPILOT_PROMPTS_DIR, else the `prompts/` folder beside the package (a source or editable install)."""
+    """COPILOT_PROMPTS_DIR, else the `prompts/` folder beside the package (a source or editable install),
+    else `<prefix>/share/copilot/prompts` where a wheel installs them."""
     configured = os.environ.get("COPILOT_PROMPTS_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "prompts"
+    if configured:
+        return Path(configured)
+    beside = Path(__file__).resolve().parent.parent / "prompts"
+    installed = Path(sys.prefix) / "share" / "copilot" / "prompts"
+    return beside if beside.is_dir() or not installed.is_dir() else installed
 
 
 @dataclass(frozen=True)

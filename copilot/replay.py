@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, Iterator, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
@@ -19,13 +21,15 @@ from copilot.errors import CopilotError, NotFound, SourceError
 from copilot.incident import Incident, load_incident
 from copilot.replay_tables import partial, table
 from copilot.sources import KINDS
-from copilot.sources.store import RESOURCE_VERSION, ObjectStore, api_kind, log_bytes
+from copilot.sources.store import ObjectStore, api_kind, log_bytes
 
 SHORT_NAMES = {"Pod": ["po"], "Event": ["ev"], "EventsV1": ["ev"], "ConfigMap": ["cm"], "Service": ["svc"],
                "Endpoints": ["ep"], "Node": ["no"], "Namespace": ["ns"], "ReplicaSet": ["rs"], "Deployment": ["deploy"],
                "StatefulSet": ["sts"], "DaemonSet": ["ds"], "CronJob": ["cj"], "NetworkPolicy": ["netpol"]}
 IN_ALL = {"Pod", "Service", "ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 VERBS = ["get", "list", "watch"]
+WATCH_TIMEOUT = 1800  # seconds a watch stays open when the client names no timeoutSeconds, as the API server's default
+BOOKMARK_EVERY = 5.0
 
 
 @dataclass
@@ -33,6 +37,20 @@ class Response:
     code: int
     body: bytes
     content_type: str = "application/json"
+    stream: Iterator[bytes] | None = None  # a watch: sent chunked after `body`, until the iterator ends
+
+
+@dataclass
+class Fault:
+    """A failure the replay plays on requests whose path matches, for reliability tests."""
+    status: int | None = None   # answer this HTTP status (a Status body) instead of the object
+    delay: float = 0.0          # seconds to wait before answering
+    truncate: bool = False      # send part of the body (a watch: its first events), then drop the connection
+    times: int | None = None    # how many requests it applies to (None: all)
+
+
+REASONS = {403: "Forbidden", 404: "NotFound", 409: "Conflict", 429: "TooManyRequests", 500: "InternalError",
+           503: "ServiceUnavailable", 504: "Timeout"}
 
 
 def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -170,7 +188,7 @@ class ReplayApi:
             return _error(404, "NotFound", str(e), {"name": rest[1], **({"group": group} if group else {}), "kind": KINDS[kind][1]})
         except SourceError as e:
             return _error(400, "BadRequest", str(e))
-        return self._render(kind, objects, len(rest) == 1, watch, shape, query)
+        return self._render(kind, objects, len(rest) == 1, watch, shape, {**query, "_namespace": namespace or ""})
 
     def _render(self, kind: str, objects: list[dict[str, Any]], is_list: bool, watch: bool,
                 shape: tuple[str, str], query: dict[str, str]) -> Response:
@@ -179,24 +197,66 @@ class ReplayApi:
 
         def one(obj: dict[str, Any]) -> dict[str, Any]:
             if form == "table":
-                return table(kind, [obj], self.now, include, version, RESOURCE_VERSION)
+                return table(kind, [obj], self.now, include, version, obj["metadata"].get("resourceVersion", ""))
             return partial(obj) if form == "partial" else obj
 
         if watch:
-            if query.get("resourceVersion") not in (None, "", "0"):
-                return Response(200, b"")
-            lines = [json.dumps({"type": "ADDED", "object": one(obj)}) + "\n" for obj in objects]
-            return Response(200, "".join(lines).encode())
+            return self._watch(kind, objects, one, query)
         if not is_list:
             return _json(one(objects[0]))
+        resource_version = self.store.resource_version
         if form == "table":
-            return _json(table(kind, objects, self.now, include, version, RESOURCE_VERSION))
-        meta = {"resourceVersion": RESOURCE_VERSION}
+            return _json(table(kind, objects, self.now, include, version, resource_version))
+        meta = {"resourceVersion": resource_version}
         if form == "partial":
             return _json({"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{version}", "metadata": meta,
                           "items": [partial(o) for o in objects]})
         items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in objects]
         return _json({"kind": f"{api_kind(kind)}List", "apiVersion": KINDS[kind][0], "metadata": meta, "items": items})
+
+    def _watch(self, kind: str, objects: list[dict[str, Any]], one: Callable[[dict[str, Any]], dict[str, Any]],
+               query: dict[str, str]) -> Response:
+        """A watch as the API server streams it: ADDED for the current objects when no resourceVersion is given,
+        then every change after it; 410 Gone (as an ERROR event) once the history no longer reaches back that far."""
+        namespace = query.get("_namespace")
+        wanted = self.store.matcher(kind, namespace, query.get("labelSelector"), query.get("fieldSelector"))
+        asked = query.get("resourceVersion") or "0"
+        try:
+            since = int(asked)
+        except ValueError:
+            return _error(400, "BadRequest", f"invalid resourceVersion {asked!r}")
+        initial: list[dict[str, Any]] = []
+        if since == 0:
+            objects, at = self.store.list_at(kind, namespace, query.get("labelSelector"), query.get("fieldSelector"))
+            since = int(at)
+            initial = [{"type": "ADDED", "object": one(obj)} for obj in objects]
+        try:
+            timeout = min(float(query.get("timeoutSeconds") or WATCH_TIMEOUT), WATCH_TIMEOUT)
+        except ValueError:
+            return _error(400, "BadRequest", f"invalid timeoutSeconds {query.get('timeoutSeconds')!r}")
+        bookmarks = _flag(query.get("allowWatchBookmarks"))
+        body = "".join(json.dumps(e) + "\n" for e in initial).encode()
+        return Response(200, body, stream=self._changes(kind, since, wanted, one, timeout, bookmarks))
+
+    def _changes(self, kind: str, since: int, wanted: Callable[[dict[str, Any]], bool],
+                 one: Callable[[dict[str, Any]], dict[str, Any]], timeout: float, bookmarks: bool) -> Iterator[bytes]:
+        deadline = time.monotonic() + timeout
+        while not self.store.closed:
+            read = self.store.changes_since(since, kind)
+            if read is None:
+                gone = status(410, "Expired", f"too old resource version: {since} ({self.store.resource_version})")
+                yield (json.dumps({"type": "ERROR", "object": gone}) + "\n").encode()
+                return
+            changes, since = read
+            lines = [json.dumps({"type": change, "object": one(obj)}) + "\n" for change, obj in changes if wanted(obj)]
+            if lines:
+                yield "".join(lines).encode()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if not self.store.wait(since, min(left, BOOKMARK_EVERY)) and bookmarks and not self.store.closed:
+                mark = {"kind": api_kind(kind), "apiVersion": KINDS[kind][0], "metadata": {"resourceVersion": str(since)}}
+                yield (json.dumps({"type": "BOOKMARK", "object": mark}) + "\n").encode()
 
     def _log(self, namespace: str, name: str, query: dict[str, str]) -> Response:
         pod = self.store.get("Pod", namespace, name)
@@ -292,20 +352,69 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         parts = [unquote(p) for p in url.path.split("/") if p]
+        fault = self.server.owner._fault(self.path)
+        if fault and fault.delay:
+            time.sleep(fault.delay)
+        if fault and fault.status:
+            message = f"injected fault: HTTP {fault.status} on {url.path}"
+            if fault.status == 403:
+                message = f'{parts[-1] if parts else "resource"} is forbidden: User "system:serviceaccount:copilot:copilot" cannot get it'
+            self._send(_error(fault.status, REASONS.get(fault.status, "InternalError"), message), head)
+            return
         try:
             response = self.server.owner.api.handle(parts, query, self.headers.get("Accept"))
         except Exception as e:  # noqa: BLE001 - a replay bug answers 500 instead of dropping the connection
             response = _error(500, "InternalError", f"copilot replay: {type(e).__name__}: {e}")
+        if fault and fault.truncate:
+            self._truncated(response)
+            return
         self._send(response, head)
+
+    def _truncated(self, response: Response) -> None:
+        """Promise the whole body, send part of it, hang up: what a dying API server or proxy does."""
+        self.send_response(response.code)
+        self.send_header("Content-Type", response.content_type)
+        if response.stream is None:
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body[: len(response.body) // 2])
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            first = response.body or next(iter(response.stream), b"")
+            if first:
+                self._chunk(first[: max(1, len(first) - 1)] if response.body == b"" else first)
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     def _send(self, response: Response, head: bool) -> None:
         self.send_response(response.code)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
         self.send_header("Cache-Control", "no-cache, private")
+        if response.stream is None:
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(response.body)
+            return
+        self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        if not head:
-            self.wfile.write(response.body)
+        if head:
+            return
+        try:
+            if response.body:
+                self._chunk(response.body)
+            for chunk in response.stream:
+                self._chunk(chunk)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:  # the client went away
+            self.close_connection = True
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
 
 
 class ReplayServer:
@@ -314,6 +423,7 @@ class ReplayServer:
     def __init__(self, incident: Incident, host: str = "127.0.0.1", port: int = 0):
         self.incident = incident
         self._requests: list[tuple[str, str]] = []
+        self._faults: list[tuple[re.Pattern[str], Fault]] = []
         self._lock = threading.Lock()
         self._httpd = _HTTPServer((host, port), self)
         bound_host, bound_port = self._httpd.server_address[:2]
@@ -326,6 +436,24 @@ class ReplayServer:
         with self._lock:
             return list(self._requests)
 
+    def inject(self, pattern: str, fault: Fault) -> None:
+        """Play `fault` on requests whose path and query match the regular expression `pattern`."""
+        with self._lock:
+            self._faults.append((re.compile(pattern), fault))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for pattern, fault in self._faults:
+                if pattern.search(path) and (fault.times is None or fault.times > 0):
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
+
     def _record(self, method: str, path: str) -> None:
         with self._lock:
             self._requests.append((method, path))
@@ -336,6 +464,7 @@ class ReplayServer:
         return self
 
     def stop(self) -> None:
+        self.api.store.close()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()
@@ -371,8 +500,8 @@ def write_kubeconfig(path: str | Path, url: str, namespace: str | None = None, c
 
 
 def run_replay(incident_path: str | Path, port: int = 0, kubeconfig_path: str | Path = "copilot-replay.kubeconfig",
-               out: TextIO | None = None) -> None:
-    """Serve the incident until Ctrl-C, with a kubeconfig pointing at it."""
+               out: TextIO | None = None, play_after: float | None = None) -> None:
+    """Serve the incident until Ctrl-C, with a kubeconfig pointing at it; with `play_after`, rewound and played then."""
     out = out or sys.stderr
     incident = load_incident(incident_path)
     try:
@@ -381,12 +510,19 @@ def run_replay(incident_path: str | Path, port: int = 0, kubeconfig_path: str | 
         raise CopilotError(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; choose another --port") from e
     namespace = incident.spec.target.namespace
     config = write_kubeconfig(kubeconfig_path, server.url, namespace).resolve()
+    recorded = server.api.store.rewind() if play_after is not None else []
+    play_at = time.monotonic() + (play_after or 0)
     server.start()
     try:
         print(f"serving incident {incident.metadata.name} read-only at {server.url} (Ctrl-C to stop)", file=out)
+        if play_after is not None:
+            print(f"rewound to before the incident: {len(recorded)} objects change in {play_after:g}s", file=out)
         print(f"export KUBECONFIG={shlex.quote(str(config))}; kubectl get pods -n {namespace}", file=out, flush=True)
         while server._thread is not None and server._thread.is_alive():
             server._thread.join(0.2)
+            if recorded and time.monotonic() >= play_at:
+                print(f"playing the incident: {server.api.store.play(recorded)} objects changed", file=out, flush=True)
+                recorded = []
     except KeyboardInterrupt:
         pass
     finally:

@@ -28,6 +28,7 @@ def modules():
     ("openai", "copilot/llm"),
     ("langchain", "copilot/llm"),
     ("langchain_openai", "copilot/llm"),
+    ("slack_sdk", "copilot/notify.py"),
 ])
 def test_one_adapter_per_external_system(library, owner):
     users = [m for m, names in modules().items() if any(n == library or n.startswith(library + ".") for n in names)]
@@ -39,6 +40,9 @@ def test_one_adapter_per_external_system(library, owner):
     ("copilot/render.py", ("copilot.sources", "copilot.collector", "copilot.rules", "copilot.llm")),
     ("copilot/collector.py", ("copilot.rules.engine", "copilot.diagnose", "copilot.render", "copilot.cli")),
     ("copilot/sources/", ("copilot.collector", "copilot.rules", "copilot.render", "copilot.cli", "copilot.diagnose")),
+    ("copilot/watch/detect.py", ("copilot.sources", "copilot.collector", "copilot.rules", "copilot.llm", "copilot.notify")),
+    ("copilot/watch/state.py", ("copilot.sources", "copilot.collector", "copilot.rules", "copilot.llm", "copilot.notify")),
+    ("copilot/notify.py", ("copilot.sources", "copilot.collector", "copilot.rules", "copilot.llm", "copilot.watch", "copilot.cli")),
 ])
 def test_nothing_reaches_backwards(layer, forbidden):
     for module, names in modules().items():

@@ -221,11 +221,11 @@ def test_table_rows_carry_the_requested_object(server, include, row_object):
     assert (got and {"kind": got["kind"], "apiVersion": got["apiVersion"]}) == row_object
 
 
-def test_watch_sends_added_events_then_closes(server):
-    code, _, body = http(server, "/api/v1/namespaces/production/pods?watch=true")
+def test_watch_sends_added_events_then_closes_at_its_timeout(server):
+    code, _, body = http(server, "/api/v1/namespaces/production/pods?watch=true&timeoutSeconds=1")
     events = [json.loads(line) for line in body.decode().splitlines()]
     assert code == 200 and [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", PAYMENT), ("ADDED", "postgres-0")]
-    assert http(server, "/api/v1/namespaces/production/pods?watch=1&resourceVersion=1")[2] == b""
+    assert http(server, "/api/v1/namespaces/production/pods?watch=1&resourceVersion=1&timeoutSeconds=1")[2] == b""
 
 
 def test_head_answers_without_a_body(server):

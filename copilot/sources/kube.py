@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from copilot.errors import Forbidden, NotFound, SourceError, Unreachable
+from copilot.errors import Forbidden, Gone, NotFound, SourceError, Unreachable
 from copilot.sources import KINDS
 
 PAGE = 500
@@ -25,6 +25,7 @@ PARTIAL = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 FIX = "check --context/--kubeconfig"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def _resource(kind: str) -> str:
@@ -124,6 +125,11 @@ class KubeSource:
 
     def list(self, kind: str, namespace: str | None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[dict[str, Any]]:
+        return self.list_at(kind, namespace, label_selector, field_selector)[0]
+
+    def list_at(self, kind: str, namespace: str | None, label_selector: str | None = None,
+                field_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        """The list and its resourceVersion, from which `watch` continues."""
         group_version = KINDS[kind][0] if kind in KINDS else ""
         api_kind = "Event" if kind == "EventsV1" else kind
         query = [("limit", str(PAGE))]
@@ -142,7 +148,55 @@ class KubeSource:
                     items.append({"apiVersion": group_version, "kind": api_kind, **item})
             token = (doc.get("metadata") or {}).get("continue")
             if not token:
-                return items
+                return items, str((doc.get("metadata") or {}).get("resourceVersion") or "")
+
+    def watch(self, kind: str, namespace: str | None, resource_version: str, timeout_s: int = 300) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(type, object) of each change after `resource_version`, until the server ends the stream.
+
+        BOOKMARK events carry only a resourceVersion. Raises Gone when the version is too old, and
+        Unreachable when the stream breaks; the caller lists again or reconnects.
+        """
+        import urllib3
+
+        if kind == "Secret":
+            raise SourceError("Secrets are never watched")
+        group_version, _, _ = KINDS[kind]
+        query = [("watch", "1"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(int(timeout_s)))]
+        query += [("resourceVersion", resource_version)] if resource_version else []
+        resp = self._send(self._path(kind, namespace), query, JSON, read_timeout=timeout_s + 30)
+        if not 200 <= resp.status < 300:
+            raise self._api_error(resp.status, self._finish(resp), "watch", kind, namespace, None)
+        raw, pending, done = resp.response, b"", False
+        try:
+            for chunk in raw.stream(CHUNK):
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    if line.strip():
+                        yield self._watch_event(line, kind, group_version)
+            if pending.strip():
+                yield self._watch_event(pending, kind, group_version)
+            done = True
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise self._unreachable(e) from e
+        finally:
+            raw.release_conn() if done else raw.close()
+
+    def _watch_event(self, line: bytes, kind: str, group_version: str) -> tuple[str, dict[str, Any]]:
+        try:
+            event = json.loads(line)
+            change, obj = event["type"], event["object"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise Unreachable(f"watch {_resource(kind)}: the stream from {self.server} broke off mid-event") from e
+        if change == "ERROR":
+            code = obj.get("code") if isinstance(obj, dict) else None
+            message = _status_message(json.dumps(obj).encode()) if isinstance(obj, dict) else str(obj)
+            if code == 410:
+                raise Gone(f"watch {_resource(kind)}: {message or 'resource version too old'}")
+            raise SourceError(f"watch {_resource(kind)}: HTTP {code} from {self.server}: {message}")
+        if isinstance(obj, dict) and change != "BOOKMARK":
+            obj = {"apiVersion": group_version, "kind": "Event" if kind == "EventsV1" else kind, **obj}
+        return change, obj
 
     def log(self, namespace: str, pod: str, container: str, previous: bool,
             limit_bytes: int | None = None, tail_lines: int | None = None) -> Iterator[bytes] | None:
@@ -185,33 +239,33 @@ class KubeSource:
         path += f"/{plural}"
         return path + (f"/{quote(name, safe='')}" if name is not None else "")
 
-    def _send(self, path: str, query: list[tuple[str, str]], accept: str) -> Any:
+    def _send(self, path: str, query: list[tuple[str, str]], accept: str, read_timeout: float | None = None) -> Any:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
         try:
             _, url, headers, _, _ = self._api.param_serialize("GET", path, query_params=query,
                                                               header_params={"Accept": accept}, auth_settings=["BearerToken"])
-            return self._api.call_api("GET", url, header_params=headers, _request_timeout=(self._timeout, self._timeout))
+            timeout = (self._timeout, read_timeout or self._timeout)
+            return self._api.call_api("GET", url, header_params=headers, _request_timeout=timeout)
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
             raise self._unreachable(e) from e
 
-    @staticmethod
-    def _finish(resp: Any) -> bytes:
+    def _finish(self, resp: Any) -> bytes:
+        """The whole body; a connection that breaks mid-body is Unreachable, like one that never answered."""
+        import urllib3
+
         try:
             return resp.read() or b""
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise self._unreachable(e) from e
         finally:
             resp.response.release_conn()
 
     def _json(self, path: str, query: list[tuple[str, str]], accept: str, verb: str, kind: str,
               namespace: str | None, name: str | None) -> dict[str, Any]:
-        import urllib3
-
         resp = self._send(path, query, accept)
-        try:
-            body = self._finish(resp)
-        except (urllib3.exceptions.HTTPError, OSError) as e:
-            raise self._unreachable(e) from e
+        body = self._finish(resp)
         if not 200 <= resp.status < 300:
             raise self._api_error(resp.status, body, verb, kind, namespace, name)
         try:
@@ -221,7 +275,11 @@ class KubeSource:
 
     @staticmethod
     def _secret(doc: dict[str, Any]) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "Secret", "metadata": doc.get("metadata") or {}}
+        """Metadata only, without the annotation `kubectl apply` leaves: it holds the whole manifest, values included."""
+        meta = dict(doc.get("metadata") or {})
+        if isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = {k: v for k, v in meta["annotations"].items() if k != LAST_APPLIED}
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": meta}
 
     def _api_error(self, code: int, body: bytes, verb: str, kind: str, namespace: str | None, name: str | None,
                    resource: str | None = None) -> SourceError:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from copilot.errors import NotFound, SourceError
 from copilot.incident import Incident
 from copilot.sources import KINDS
 
 RESOURCE_VERSION = "1"
+HISTORY = 10_000  # watch events kept; a watch from an older resourceVersion gets 410 Gone, as from etcd's compaction
 
 
 class InvalidSelector(SourceError, ValueError):
@@ -245,7 +248,12 @@ def _namespace(name: str) -> dict[str, Any]:
 class ObjectStore:
     """The incident's objects by kind, namespace and name. Secrets hold key names only."""
 
-    def __init__(self, incident: Incident):
+    def __init__(self, incident: Incident, history: int = HISTORY):
+        self._lock = threading.Condition(threading.RLock())
+        self._rv = int(RESOURCE_VERSION)
+        self._history: deque[tuple[int, str, str, dict[str, Any]]] = deque(maxlen=history)
+        self._hidden_logs: set[str] = set()
+        self.closed = False
         self.name = incident.metadata.name
         self.now = incident.spec.now
         self._logs = dict(incident.spec.logs)
@@ -280,33 +288,164 @@ class ObjectStore:
         namespaced = self._namespaced(kind)
         if namespaced and not namespace:
             raise SourceError(f"a namespace is needed to get {resource_name(kind)} {name!r}")
-        obj = self._objects[kind].get((namespace if namespaced else None, name))
-        if obj is None:
-            raise not_found(kind, name)
-        return copy.deepcopy(obj)
+        with self._lock:
+            obj = self._objects[kind].get((namespace if namespaced else None, name))
+            if obj is None:
+                raise not_found(kind, name)
+            return copy.deepcopy(obj)
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[dict[str, Any]]:
+        return self.list_at(kind, namespace, label_selector, field_selector)[0]
+
+    def list_at(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
+                field_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        """The list and the resourceVersion it was read at, from which a watch continues."""
+        wanted = self.matcher(kind, namespace, label_selector, field_selector)
+        with self._lock:
+            objects = sorted(self._objects[kind].items(), key=lambda item: (item[0][0] or "", item[0][1]))
+            return [copy.deepcopy(obj) for _, obj in objects if wanted(obj)], str(self._rv)
+
+    def matcher(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
+                field_selector: str | None = None) -> Callable[[dict[str, Any]], bool]:
+        """A predicate for the objects a list or watch with these parameters returns; raises on a bad selector."""
         namespaced = self._namespaced(kind)
         requirements = parse_label_selector(label_selector)
         terms = parse_field_selector(field_selector)
         for field, _, _ in terms:
             field_value(kind, {}, field)
-        out = []
-        for (ns, _), obj in sorted(self._objects[kind].items(), key=lambda item: (item[0][0] or "", item[0][1])):
-            if namespaced and namespace and ns != namespace:
-                continue
-            if labels_match(requirements, obj["metadata"].get("labels")) and fields_match(kind, terms, obj):
-                out.append(copy.deepcopy(obj))
-        return out
+
+        def wanted(obj: dict[str, Any]) -> bool:
+            meta = obj.get("metadata") or {}
+            if namespaced and namespace and meta.get("namespace") != namespace:
+                return False
+            return labels_match(requirements, meta.get("labels")) and fields_match(kind, terms, obj)
+        return wanted
 
     def log_text(self, namespace: str, pod: str, container: str, previous: bool) -> str | None:
-        logs = self._logs.get(f"{namespace}/{pod}/{container}")
-        if logs is None:
-            return None
-        return logs.previous if previous else logs.current
+        key = f"{namespace}/{pod}/{container}"
+        with self._lock:
+            logs = self._logs.get(key)
+            if logs is None or (previous and key in self._hidden_logs):
+                return None
+            return logs.previous if previous else logs.current
+
+    # --- changes over time: a replay whose cluster moves, for watches ---------
+
+    @property
+    def resource_version(self) -> str:
+        with self._lock:
+            return str(self._rv)
+
+    def put(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace an object, as a controller's write would: a new resourceVersion and a watch event."""
+        kind = store_kind(raw)
+        namespaced = self._namespaced(kind)
+        obj = _prepare(raw, kind, namespaced)
+        meta = obj["metadata"]
+        key = (meta["namespace"] if namespaced else None, meta["name"])
+        with self._lock:
+            self._rv += 1
+            meta["resourceVersion"] = str(self._rv)
+            kind_objects = self._objects[kind]
+            change = "MODIFIED" if key in kind_objects else "ADDED"
+            kind_objects[key] = obj
+            self._record(change, kind, obj)
+            return copy.deepcopy(obj)
+
+    def put_log(self, namespace: str, pod: str, container: str, logs: Any) -> None:
+        """Set a container's logs (an incident's ContainerLogs: `.current`, `.previous`)."""
+        with self._lock:
+            self._logs[f"{namespace}/{pod}/{container}"] = logs
+
+    def delete(self, kind: str, namespace: str | None, name: str) -> None:
+        namespaced = self._namespaced(kind)
+        with self._lock:
+            obj = self._objects[kind].pop((namespace if namespaced else None, name), None)
+            if obj is None:
+                raise not_found(kind, name)
+            self._rv += 1
+            obj["metadata"]["resourceVersion"] = str(self._rv)
+            self._record("DELETED", kind, obj)
+
+    def _record(self, change: str, kind: str, obj: dict[str, Any]) -> None:
+        self._history.append((self._rv, change, kind, copy.deepcopy(obj)))
+        self._lock.notify_all()
+
+    def changes_since(self, resource_version: int, kind: str) -> tuple[list[tuple[str, dict[str, Any]]], int] | None:
+        """The kind's changes (type, object) after `resource_version` and the resourceVersion they reach;
+        None when the history no longer reaches back that far (compacted)."""
+        with self._lock:
+            oldest = self._history[0][0] if self._history else self._rv + 1
+            if resource_version < min(oldest - 1, self._rv):
+                return None
+            changes = [(change, copy.deepcopy(obj)) for rv, change, k, obj in self._history if rv > resource_version and k == kind]
+            return changes, max(resource_version, self._rv)
+
+    def wait(self, resource_version: int, timeout: float) -> bool:
+        """Block until something changes after `resource_version`, the store closes, or the timeout; True on a change."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self.closed or self._rv > resource_version, timeout) and not self.closed
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            self._lock.notify_all()
+
+    def rewind(self) -> list[dict[str, Any]]:
+        """Show the cluster as it was before the incident: crashing containers running, no events, no previous logs.
+
+        Returns the recorded objects that `play` puts back, so a watch sees the incident start.
+        """
+        recorded: list[dict[str, Any]] = []
+        with self._lock:
+            for kind in ("Event", "EventsV1"):
+                recorded += self._objects[kind].values()
+                self._objects[kind] = {}
+            for key, pod in list(self._objects["Pod"].items()):
+                healthy = _healthy(pod)
+                if healthy is not pod:
+                    recorded.append(pod)
+                    self._objects["Pod"][key] = healthy
+            self._hidden_logs = set(self._logs)
+        return copy.deepcopy(recorded)
+
+    def play(self, recorded: list[dict[str, Any]]) -> int:
+        """Put the recorded objects back, one watch event each; the previous logs return. The count changed."""
+        with self._lock:
+            self._hidden_logs = set()
+            for obj in recorded:
+                self.put(obj)
+        return len(recorded)
 
     def _namespaced(self, kind: str) -> bool:
         if kind not in KINDS:
             raise _unsupported(kind)
         return KINDS[kind][2]
+
+
+def _healthy(pod: dict[str, Any]) -> dict[str, Any]:
+    """The pod before its containers failed: running and ready, no restarts; the same object when nothing failed."""
+    status = pod.get("status") or {}
+    statuses = [s for field in ("initContainerStatuses", "containerStatuses") for s in status.get(field) or []]
+    if not any(s.get("restartCount") or s.get("lastState") or "running" not in (s.get("state") or {}) for s in statuses):
+        return pod
+    pod = copy.deepcopy(pod)
+    status = pod["status"]
+    started = status.get("startTime")
+    for field in ("initContainerStatuses", "containerStatuses"):
+        for st in status.get(field) or []:
+            if field == "initContainerStatuses":
+                st["state"] = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started}}
+            else:
+                st["state"] = {"running": {"startedAt": started}}
+            st.update(restartCount=0, lastState={}, ready=field == "containerStatuses", started=field == "containerStatuses")
+    status["phase"] = "Running"
+    for condition in status.get("conditions") or []:
+        if condition.get("type") in ("Ready", "ContainersReady", "Initialized", "PodScheduled"):
+            condition["status"] = "True"
+            condition.pop("reason", None)
+            condition.pop("message", None)
+    status.pop("reason", None)
+    status.pop("message", None)
+    return pod
