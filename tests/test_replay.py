@@ -289,3 +289,21 @@ def test_run_replay_serves_until_interrupted(tmp_path):
     assert seen["lines"][1] == f"export KUBECONFIG={tmp_path / 'replay.kubeconfig'}; kubectl get pods -n production"
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(seen["url"] + "/version", timeout=2)
+
+
+def test_lists_are_paged_with_limit_and_continue(server, tmp_path, monkeypatch):
+    code, _, body = http(server, "/api/v1/namespaces/production/pods?limit=1")
+    first = json.loads(body)
+    assert code == 200 and [p["metadata"]["name"] for p in first["items"]] == [PAYMENT]
+    assert first["metadata"]["remainingItemCount"] == 1
+    rest = json.loads(http(server, f"/api/v1/namespaces/production/pods?limit=1&continue={first['metadata']['continue']}")[2])
+    assert [p["metadata"]["name"] for p in rest["items"]] == ["postgres-0"] and "continue" not in rest["metadata"]
+    assert http(server, "/api/v1/namespaces/production/pods?limit=1&continue=garbage")[0] == 400
+    import copilot.sources.kube as kube
+    monkeypatch.setattr(kube, "PAGE", 1)  # the client's own paging, followed to the end
+    source = kube.KubeSource(kubeconfig=write_kubeconfig(tmp_path / "kc", server.url))
+    assert [p["metadata"]["name"] for p in source.list("Pod", "production")] == [PAYMENT, "postgres-0"]
+    if shutil.which("kubectl"):
+        out = subprocess.run(["kubectl", "--kubeconfig", str(write_kubeconfig(tmp_path / "kc2", server.url)), "get", "pods", "-A",
+                              "--chunk-size=1", "-o", "name"], capture_output=True, text=True, timeout=60)
+        assert out.stdout.split() == [f"pod/{PAYMENT}", "pod/postgres-0"], out.stderr

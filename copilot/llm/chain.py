@@ -182,7 +182,9 @@ class Chain:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise Deadline()
-            model = chat_model(self.config, timeout=left).with_structured_output(Answer, method=method, include_raw=True)
+            # one fixed HTTP timeout: langchain-openai caches its HTTP clients per (base URL, timeout), so a timeout that
+            # shrank per attempt built (and kept, connection open) a new client each time; the deadline is `_within`'s job
+            model = chat_model(self.config, timeout=self.config.timeout_s).with_structured_output(Answer, method=method, include_raw=True)
             started = time.perf_counter()
             record: dict[str, Any] = {"method": method}
             self.calls.append(record)

@@ -40,6 +40,15 @@ class CachedSource:
                 continue
             self._objects[kind] = {((o.get("metadata") or {}).get("namespace") if KINDS[kind][2] else None,
                                     (o.get("metadata") or {}).get("name", "")): o for o in items}
+        # indexes for the collector's frequent lists: a namespace's objects, and the pods on a node
+        self._by_namespace: dict[str, dict[str | None, list[dict[str, Any]]]] = {}
+        self._by_node: dict[str, list[dict[str, Any]]] = {}
+        for kind, objects in self._objects.items():
+            index = self._by_namespace[kind] = {}
+            for (ns, _), obj in sorted(objects.items(), key=lambda item: (item[0][0] or "", item[0][1])):
+                index.setdefault(ns, []).append(obj)
+                if kind == "Pod":
+                    self._by_node.setdefault(((obj.get("spec") or {}).get("nodeName") or ""), []).append(obj)
 
     def __getattr__(self, name: str) -> Any:  # series, server, ... of the underlying source
         return getattr(self.source, name)
@@ -65,13 +74,15 @@ class CachedSource:
         if not self._covers(kind, namespace) or (namespace is None and self.namespace is not None and KINDS[kind][2]):
             return self.source.list(kind, namespace, label_selector, field_selector)
         requirements, terms = parse_label_selector(label_selector), parse_field_selector(field_selector)
-        out = []
-        for (ns, _), obj in sorted(self._objects[kind].items(), key=lambda item: (item[0][0] or "", item[0][1])):
-            if namespace and KINDS[kind][2] and ns != namespace:
-                continue
-            if labels_match(requirements, (obj.get("metadata") or {}).get("labels")) and fields_match(kind, terms, obj):
-                out.append(copy.deepcopy(obj))
-        return out
+        node = next((value for field, op, value in terms if kind == "Pod" and field == "spec.nodeName" and op in ("=", "==")), None)
+        if node is not None:
+            candidates = [o for o in self._by_node.get(node, []) if not namespace or o["metadata"].get("namespace") == namespace]
+        elif namespace and KINDS[kind][2]:
+            candidates = self._by_namespace[kind].get(namespace, [])
+        else:
+            candidates = [o for objects in self._by_namespace[kind].values() for o in objects]
+        return [copy.deepcopy(obj) for obj in candidates
+                if labels_match(requirements, (obj.get("metadata") or {}).get("labels")) and fields_match(kind, terms, obj)]
 
     def log(self, namespace: str, pod: str, container: str, previous: bool,
             limit_bytes: int | None = None, tail_lines: int | None = None) -> Iterator[bytes] | None:
