@@ -32,6 +32,11 @@ class Reader:
         self.objects: dict[str, list[dict[str, Any]]] = {}
         self.raw_logs: dict[str, dict[str, str]] | None = {} if record_logs else None
 
+    def gap(self, text: str) -> None:
+        """Record what could not be read, once: the same refused list asked twice is one gap."""
+        if text not in self.gaps:
+            self.gaps.append(text)
+
     def _keep(self, kind: str, objs: list[dict[str, Any]]) -> None:
         seen = self.objects.setdefault(kind, [])
         known = {(o.get("metadata") or {}).get("uid") or id(o) for o in seen}
@@ -43,7 +48,7 @@ class Reader:
         except NotFound:
             return None
         except SourceError as e:
-            self.gaps.append(f"{kind} {namespace + '/' if namespace else ''}{name}: {e}")
+            self.gap(f"{kind} {namespace + '/' if namespace else ''}{name}: {e}")
             return None
         self._keep(kind, [obj])
         return obj
@@ -52,7 +57,7 @@ class Reader:
         try:
             objs = self.source.list(kind, namespace, **selectors)
         except SourceError as e:
-            self.gaps.append(f"list {kind} in {namespace or 'all namespaces'}: {e}")
+            self.gap(f"list {kind} in {namespace or 'all namespaces'}: {e}")
             return None
         self._keep(kind, objs)
         return objs
@@ -81,7 +86,7 @@ class Reader:
                 stream = _tee(stream, self.raw_logs.setdefault(f"{namespace}/{pod}/{container}", {}), which)
             return bound_log(stream)
         except SourceError as e:
-            self.gaps.append(f"{which} log of {pod}/{container}: {e}")
+            self.gap(f"{which} log of {pod}/{container}: {e}")
             return None
 
 
@@ -295,8 +300,9 @@ def collect(source: Source, namespace: str, pod_name: str, progress: Progress | 
     say("reading container logs")
     for c in target.containers:
         if c.restart_count > 0 or c.last is not None:
+            gaps_before = len(gaps)
             c.previous_log = reader.log(namespace, pod_name, c.name, previous=True)
-            if c.previous_log is None and c.failing:
+            if c.previous_log is None and c.failing and len(gaps) == gaps_before:  # not a failed read: the kubelet has none
                 gaps.append(f"no previous log for container {c.name} (the kubelet no longer has it)")
         if c.state in ("running", "terminated") or (c.state == "waiting" and c.last is not None and c.previous_log is None):
             c.current_log = reader.log(namespace, pod_name, c.name, previous=False)
@@ -324,12 +330,13 @@ def collect(source: Source, namespace: str, pod_name: str, progress: Progress | 
 
 def _not_found_message(source: Source, namespace: str, pod_name: str, error: Exception) -> str:
     try:
-        names = [(p.get("metadata") or {}).get("name", "") for p in source.list("Pod", namespace)]
+        listed = [(p.get("metadata") or {}).get("name", "") for p in source.list("Pod", namespace)]
     except SourceError:
-        names = []
+        listed = None  # unknown: say nothing about the namespace
+    names = [n for n in listed or [] if n != pod_name]  # listed yet not found: deleted meanwhile, no suggestion
     close = difflib.get_close_matches(pod_name, names, n=3, cutoff=0.5)
     close += [n for n in names if n.startswith(pod_name) and n not in close][:3]
     hint = f"; did you mean {', '.join(close[:3])}?" if close else ""
-    if not names and not hint:
+    if listed == [] and not hint:
         hint = f"; namespace {namespace} has no pods"
     return f'pod "{pod_name}" not found in namespace {namespace}{hint}'

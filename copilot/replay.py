@@ -180,19 +180,27 @@ class ReplayApi:
                     return self._log(namespace or "", rest[1], query)
                 if rest[2] != "status":
                     return NOT_FOUND
+            more: dict[str, Any] = {}
             if len(rest) >= 2:
                 objects = [self.store.get(kind, namespace, rest[1])]
+            elif watch:
+                objects = []  # the watch lists for itself, at the version it streams from
             else:
-                objects = self.store.list(kind, namespace, query.get("labelSelector"), query.get("fieldSelector"))
+                start, size = _page_args(query.get("limit"), query.get("continue"))
+                objects, total = self.store.list_page(kind, namespace, query.get("labelSelector"), query.get("fieldSelector"),
+                                                      start, size)
+                more = _continuation(start, size, total)
+        except ValueError as e:
+            return _error(400, "BadRequest", str(e))
         except NotFound as e:
             group = KINDS[kind][0].rpartition("/")[0]
             return _error(404, "NotFound", str(e), {"name": rest[1], **({"group": group} if group else {}), "kind": KINDS[kind][1]})
         except SourceError as e:
             return _error(400, "BadRequest", str(e))
-        return self._render(kind, objects, len(rest) == 1, watch, shape, {**query, "_namespace": namespace or ""})
+        return self._render(kind, objects, len(rest) == 1, watch, shape, {**query, "_namespace": namespace or ""}, more)
 
     def _render(self, kind: str, objects: list[dict[str, Any]], is_list: bool, watch: bool,
-                shape: tuple[str, str], query: dict[str, str]) -> Response:
+                shape: tuple[str, str], query: dict[str, str], more: dict[str, Any]) -> Response:
         form, version = shape
         include = query.get("includeObject", "Metadata")
 
@@ -206,10 +214,6 @@ class ReplayApi:
         if not is_list:
             return _json(one(objects[0]))
         resource_version = self.store.resource_version
-        try:
-            objects, more = _page(objects, query.get("limit"), query.get("continue"))
-        except ValueError as e:
-            return _error(400, "BadRequest", str(e))
         meta: dict[str, Any] = {"resourceVersion": resource_version}
         if more:
             meta.update(more)
@@ -308,8 +312,8 @@ class ReplayApi:
         return f'container "{container}" in pod "{pod}" is waiting to start{tail}'
 
 
-def _page(objects: list[dict[str, Any]], limit: str | None, token: str | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """A list served in pages as the API server does: `limit`, and an opaque `continue` token for the rest."""
+def _page_args(limit: str | None, token: str | None) -> tuple[int, int]:
+    """(start, size) of a list page, from `limit` and the opaque `continue` token of the page before."""
     start = 0
     if token:
         try:
@@ -317,17 +321,25 @@ def _page(objects: list[dict[str, Any]], limit: str | None, token: str | None) -
         except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"invalid continue token {token!r}") from e
     try:
-        size = int(limit) if limit else 0
+        return start, max(int(limit), 0) if limit else 0
     except ValueError as e:
         raise ValueError(f"invalid limit {limit!r}") from e
-    if size <= 0 or start + size >= len(objects):
-        return objects[start:], {}
+
+
+def _continuation(start: int, size: int, total: int) -> dict[str, Any]:
+    if size <= 0 or start + size >= total:
+        return {}
     following = base64.urlsafe_b64encode(json.dumps({"start": start + size}).encode()).decode()
-    return objects[start:start + size], {"continue": following, "remainingItemCount": len(objects) - start - size}
+    return {"continue": following, "remainingItemCount": total - start - size}
 
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer (a timeout, a dropped watch) is normal here: no traceback on stderr."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def __init__(self, address: tuple[str, int], owner: ReplayServer):
         self.owner = owner
@@ -362,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(head=True)
 
     def _refuse(self) -> None:
-        self.server.owner._record(self.command, self.path)
+        self.server.owner._record(self.command, self.path, self.headers.get("Accept"))
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
@@ -376,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _answer(self, head: bool) -> None:
-        self.server.owner._record(self.command, self.path)
+        self.server.owner._record(self.command, self.path, self.headers.get("Accept"))
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         parts = [unquote(p) for p in url.path.split("/") if p]
@@ -451,6 +463,7 @@ class ReplayServer:
     def __init__(self, incident: Incident, host: str = "127.0.0.1", port: int = 0):
         self.incident = incident
         self._requests: list[tuple[str, str]] = []
+        self._accepts: list[tuple[str, str | None]] = []
         self._faults: list[tuple[re.Pattern[str], Fault]] = []
         self._lock = threading.Lock()
         self._httpd = _HTTPServer((host, port), self)
@@ -482,9 +495,16 @@ class ReplayServer:
                     return fault
         return None
 
-    def _record(self, method: str, path: str) -> None:
+    @property
+    def accepts(self) -> list[tuple[str, str | None]]:
+        """(path?query, Accept header) of every request, in order: what representation each client asked for."""
+        with self._lock:
+            return list(self._accepts)
+
+    def _record(self, method: str, path: str, accept: str | None = None) -> None:
         with self._lock:
             self._requests.append((method, path))
+            self._accepts.append((path, accept))
 
     def start(self) -> ReplayServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="copilot-replay", daemon=True)

@@ -112,3 +112,49 @@ def prometheus_serving(series: list[Series], work: Path) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+class PromStub:
+    """A loopback HTTP server answering every request with one configured fault: (status, body, delay, truncate).
+
+    Attributes can be changed between requests; `requests` lists the paths asked for.
+    """
+
+    def __init__(self, status: int = 200, body: bytes = b"", delay: float = 0.0, truncate: bool = False):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.status, self.body, self.delay, self.truncate = status, body, delay, truncate
+        self.requests: list[str] = []
+        self.release = threading.Event()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                stub.requests.append(self.path)
+                if stub.delay:
+                    stub.release.wait(stub.delay)
+                self.send_response(stub.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(stub.body) * (2 if stub.truncate else 1)))
+                self.end_headers()
+                try:
+                    self.wfile.write(stub.body)
+                    if stub.truncate:  # promised twice the body, sent it once, hung up
+                        self.wfile.flush()
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # the client gave up first, as the timeout tests want
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()

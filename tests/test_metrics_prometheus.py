@@ -4,18 +4,20 @@ against stub servers."""
 import json
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from promserver import APP, END, START, PromStub, free_port, utc
 
 from copilot.series import memory_stats, throttle_stats
-from copilot.sources.metrics import MetricsError, PrometheusMetrics, RecordedMetrics, find_prometheus
-
-from promserver import APP, END, START, free_port, utc
+from copilot.sources.metrics import (
+    MetricsError,
+    PrometheusMetrics,
+    RecordedMetrics,
+    find_prometheus,
+)
 
 MI = 2**20
 
@@ -45,45 +47,9 @@ def test_throttling_matches_the_recorded_counters(prometheus, demo_series):
     assert 0.85 < stats.max_ratio <= 1 and stats.mean_ratio < stats.max_ratio
 
 
-class Stub:
-    """A loopback HTTP server answering every request with one configured (status, body, delay)."""
-
-    def __init__(self):
-        self.status, self.body, self.delay = 200, b"", 0.0
-        self.requests: list[str] = []
-        self.release = threading.Event()
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                stub.requests.append(self.path)
-                if stub.delay:
-                    stub.release.wait(stub.delay)
-                self.send_response(stub.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(stub.body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(stub.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up first, as the timeout test wants
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def stub():
-    server = Stub()
+    server = PromStub()
     yield server
     server.close()
 

@@ -25,6 +25,11 @@ PARTIAL = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 FIX = "check --context/--kubeconfig"
+# The THROTTLED policy: a 429 or 5xx is asked again, at most ATTEMPTS times in all.
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+ATTEMPTS = 3
+RETRY_BACKOFF = 0.25   # seconds before the 2nd attempt, doubled after
+RETRY_AFTER_CAP = 5.0
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -240,14 +245,28 @@ class KubeSource:
         return path + (f"/{quote(name, safe='')}" if name is not None else "")
 
     def _send(self, path: str, query: list[tuple[str, str]], accept: str, read_timeout: float | None = None) -> Any:
+        """One GET under the THROTTLED policy: 429 and 5xx answers are asked again (as client-go does), honouring
+        Retry-After up to RETRY_AFTER_CAP; the last answer is returned whatever its status."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
+        from tenacity import Retrying, retry_if_result, stop_after_attempt
 
+        def wait(state: Any) -> float:
+            resp = state.outcome.result()
+            try:
+                asked = float(resp.getheader("Retry-After") or "")
+            except (TypeError, ValueError):
+                asked = 0.0
+            return min(RETRY_AFTER_CAP, asked or RETRY_BACKOFF * 2 ** (state.attempt_number - 1))
+
+        throttled = Retrying(retry=retry_if_result(lambda resp: resp.status in RETRY_STATUSES), stop=stop_after_attempt(ATTEMPTS),
+                             wait=wait, before_sleep=lambda state: self._finish(state.outcome.result()),
+                             retry_error_callback=lambda state: state.outcome.result())
         try:
             _, url, headers, _, _ = self._api.param_serialize("GET", path, query_params=query,
                                                               header_params={"Accept": accept}, auth_settings=["BearerToken"])
             timeout = (self._timeout, read_timeout or self._timeout)
-            return self._api.call_api("GET", url, header_params=headers, _request_timeout=timeout)
+            return throttled(self._api.call_api, "GET", url, header_params=headers, _request_timeout=timeout)
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
             raise self._unreachable(e) from e
 

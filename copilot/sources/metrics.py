@@ -141,6 +141,8 @@ class PrometheusMetrics:
                                "(is the URL the Prometheus server?)") from e
         except requests.exceptions.ConnectionError as e:
             raise MetricsError(f"{self.description} is unreachable: {_connection_problem(e)}") from e
+        except requests.exceptions.ChunkedEncodingError as e:
+            raise MetricsError(f"{self.description} closed the connection before its answer was complete") from e
         except requests.exceptions.RequestException as e:
             raise MetricsError(f"{self.description} could not be queried: {_one_line(str(e))}") from e
         except (KeyError, TypeError) as e:

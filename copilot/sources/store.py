@@ -306,6 +306,16 @@ class ObjectStore:
             objects = sorted(self._objects[kind].items(), key=lambda item: (item[0][0] or "", item[0][1]))
             return [copy.deepcopy(obj) for _, obj in objects if wanted(obj)], str(self._rv)
 
+    def list_page(self, kind: str, namespace: str | None, label_selector: str | None, field_selector: str | None,
+                  start: int = 0, size: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """One page (`size` 0: the rest) from `start`, and how many match in all; only the page is copied."""
+        wanted = self.matcher(kind, namespace, label_selector, field_selector)
+        with self._lock:
+            objects = sorted(self._objects[kind].items(), key=lambda item: (item[0][0] or "", item[0][1]))
+            matching = [obj for _, obj in objects if wanted(obj)]
+            page = matching[start:start + size] if size else matching[start:]
+            return [copy.deepcopy(obj) for obj in page], len(matching)
+
     def matcher(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
                 field_selector: str | None = None) -> Callable[[dict[str, Any]], bool]:
         """A predicate for the objects a list or watch with these parameters returns; raises on a bad selector."""

@@ -239,7 +239,8 @@ class Watcher:
                 continue
             key = "/".join(p for p in (culprit.kind, culprit.namespace, culprit.name) if p)
             self.emit("diagnosed", workload=trigger.workload, pod=f"{trigger.namespace}/{trigger.pod}", category=rca.category,
-                      culprit=key, confidence=rca.confidence, engine=rca.analysis.engine, summary=rca.summary)
+                      culprit=key, confidence=rca.confidence, engine=rca.analysis.engine, summary=rca.summary,
+                      gaps=rca.analysis.gaps)
             by_key.setdefault(key, []).append((trigger, rca))
         for key, found in sorted(by_key.items()):
             self._decide(key, found, now)
