@@ -7,19 +7,12 @@ here it costs one list per kind plus each failing container's logs. Reads outsid
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any, Iterator
 
 from copilot.errors import SourceError
 from copilot.sources import KINDS
-from copilot.sources.store import (
-    fields_match,
-    labels_match,
-    not_found,
-    parse_field_selector,
-    parse_label_selector,
-)
+from copilot.sources.store import fields_match, json_copy, labels_match, not_found, parse_field_selector, parse_label_selector
 
 
 class CachedSource:
@@ -67,7 +60,7 @@ class CachedSource:
         obj = self._objects[kind].get((namespace if KINDS[kind][2] else None, name))
         if obj is None:
             raise not_found(kind, name)
-        return copy.deepcopy(obj)
+        return json_copy(obj)
 
     def list(self, kind: str, namespace: str | None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[dict[str, Any]]:
@@ -81,7 +74,7 @@ class CachedSource:
             candidates = self._by_namespace[kind].get(namespace, [])
         else:
             candidates = [o for objects in self._by_namespace[kind].values() for o in objects]
-        return [copy.deepcopy(obj) for obj in candidates
+        return [json_copy(obj) for obj in candidates
                 if labels_match(requirements, (obj.get("metadata") or {}).get("labels")) and fields_match(kind, terms, obj)]
 
     def log(self, namespace: str, pod: str, container: str, previous: bool,

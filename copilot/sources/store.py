@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import threading
 import uuid
@@ -215,6 +214,16 @@ def fields_match(kind: str, terms: list[tuple[str, str, str]], obj: dict[str, An
 
 # --- the store ---------------------------------------------------------------
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars): several times faster than copy.deepcopy, which
+    keeps a memo for shared and cyclic references that API objects never have."""
+    if type(value) is dict:
+        return {k: json_copy(v) for k, v in value.items()}
+    if type(value) is list:
+        return [json_copy(v) for v in value]
+    return value
+
+
 def _unsupported(kind: str) -> SourceError:
     return SourceError(f"unsupported kind {kind!r}; one of {', '.join(KINDS)}")
 
@@ -225,7 +234,7 @@ def _uid(kind: str, namespace: str | None, name: str) -> str:
 
 def _prepare(obj: dict[str, Any], kind: str, namespaced: bool) -> dict[str, Any]:
     """What the API server always sets: a namespace, a resourceVersion and a uid; Secrets lose their values."""
-    obj = copy.deepcopy(obj)
+    obj = json_copy(obj)
     meta = obj.setdefault("metadata", {})
     if namespaced and not meta.get("namespace"):
         meta["namespace"] = "default"
@@ -292,7 +301,7 @@ class ObjectStore:
             obj = self._objects[kind].get((namespace if namespaced else None, name))
             if obj is None:
                 raise not_found(kind, name)
-            return copy.deepcopy(obj)
+            return json_copy(obj)
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[dict[str, Any]]:
@@ -304,7 +313,7 @@ class ObjectStore:
         wanted = self.matcher(kind, namespace, label_selector, field_selector)
         with self._lock:
             objects = sorted(self._objects[kind].items(), key=lambda item: (item[0][0] or "", item[0][1]))
-            return [copy.deepcopy(obj) for _, obj in objects if wanted(obj)], str(self._rv)
+            return [json_copy(obj) for _, obj in objects if wanted(obj)], str(self._rv)
 
     def list_page(self, kind: str, namespace: str | None, label_selector: str | None, field_selector: str | None,
                   start: int = 0, size: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -314,7 +323,7 @@ class ObjectStore:
             objects = sorted(self._objects[kind].items(), key=lambda item: (item[0][0] or "", item[0][1]))
             matching = [obj for _, obj in objects if wanted(obj)]
             page = matching[start:start + size] if size else matching[start:]
-            return [copy.deepcopy(obj) for obj in page], len(matching)
+            return [json_copy(obj) for obj in page], len(matching)
 
     def matcher(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
                 field_selector: str | None = None) -> Callable[[dict[str, Any]], bool]:
@@ -361,7 +370,7 @@ class ObjectStore:
             change = "MODIFIED" if key in kind_objects else "ADDED"
             kind_objects[key] = obj
             self._record(change, kind, obj)
-            return copy.deepcopy(obj)
+            return json_copy(obj)
 
     def put_log(self, namespace: str, pod: str, container: str, logs: Any) -> None:
         """Set a container's logs (an incident's ContainerLogs: `.current`, `.previous`)."""
@@ -379,7 +388,7 @@ class ObjectStore:
             self._record("DELETED", kind, obj)
 
     def _record(self, change: str, kind: str, obj: dict[str, Any]) -> None:
-        self._history.append((self._rv, change, kind, copy.deepcopy(obj)))
+        self._history.append((self._rv, change, kind, json_copy(obj)))
         self._lock.notify_all()
 
     def changes_since(self, resource_version: int, kind: str) -> tuple[list[tuple[str, dict[str, Any]]], int] | None:
@@ -389,7 +398,7 @@ class ObjectStore:
             oldest = self._history[0][0] if self._history else self._rv + 1
             if resource_version < min(oldest - 1, self._rv):
                 return None
-            changes = [(change, copy.deepcopy(obj)) for rv, change, k, obj in self._history if rv > resource_version and k == kind]
+            changes = [(change, json_copy(obj)) for rv, change, k, obj in self._history if rv > resource_version and k == kind]
             return changes, max(resource_version, self._rv)
 
     def wait(self, resource_version: int, timeout: float) -> bool:
@@ -418,7 +427,7 @@ class ObjectStore:
                     recorded.append(pod)
                     self._objects["Pod"][key] = healthy
             self._hidden_logs = set(self._logs)
-        return copy.deepcopy(recorded)
+        return json_copy(recorded)
 
     def play(self, recorded: list[dict[str, Any]]) -> int:
         """Put the recorded objects back, one watch event each; the previous logs return. The count changed."""
@@ -440,7 +449,7 @@ def _healthy(pod: dict[str, Any]) -> dict[str, Any]:
     statuses = [s for field in ("initContainerStatuses", "containerStatuses") for s in status.get(field) or []]
     if not any(s.get("restartCount") or s.get("lastState") or "running" not in (s.get("state") or {}) for s in statuses):
         return pod
-    pod = copy.deepcopy(pod)
+    pod = json_copy(pod)
     status = pod["status"]
     started = status.get("startTime")
     for field in ("initContainerStatuses", "containerStatuses"):
