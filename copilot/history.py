@@ -38,7 +38,7 @@ def revisions(reader: Reader, bundle: Bundle) -> list[Revision]:
             meta = rs.get("metadata") or {}
             if not _owned_by(rs, ref):
                 continue
-            number = int((meta.get("annotations") or {}).get("deployment.kubernetes.io/revision", "0") or 0)
+            number = _revision((meta.get("annotations") or {}).get("deployment.kubernetes.io/revision"))
             template = (rs.get("spec") or {}).get("template") or {}
             found.append(Revision(Ref("ReplicaSet", ref.namespace, meta.get("name", "")), number, template,
                                   parse_time(meta.get("creationTimestamp")), (rs.get("status") or {}).get("readyReplicas")))
@@ -49,7 +49,7 @@ def revisions(reader: Reader, bundle: Bundle) -> list[Revision]:
             if not _owned_by(cr, ref):
                 continue
             template = ((cr.get("data") or {}).get("spec") or {}).get("template") or {}
-            found.append(Revision(Ref("ControllerRevision", ref.namespace, meta.get("name", "")), int(cr.get("revision") or 0),
+            found.append(Revision(Ref("ControllerRevision", ref.namespace, meta.get("name", "")), _revision(cr.get("revision")),
                                   template, parse_time(meta.get("creationTimestamp"))))
         hash_ = (pod_meta.get("labels") or {}).get("controller-revision-hash")
         current_name = next((r.ref.name for r in found if hash_ and r.ref.name.endswith(hash_)), None)
@@ -76,3 +76,11 @@ def siblings(reader: Reader, bundle: Bundle, events: list[Event]) -> list:
         ref = Ref("Pod", meta.get("namespace"), meta.get("name", ""))
         out.append(PodView(ref, pod, bundle.target.workload, [], containers_of(pod), events_for(events, "Pod", ref.name)))
     return out
+
+
+def _revision(value: object) -> int:
+    """A revision number as recorded; 0 (unknown) for anything that is not one, whoever wrote the annotation."""
+    try:
+        return int(str(value).strip()) if value is not None else 0
+    except ValueError:
+        return 0

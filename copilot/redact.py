@@ -15,13 +15,17 @@ from typing import Any
 REDACTED = "[REDACTED]"
 
 # A key whose name ends with one of these holds a secret: DB_PASSWORD, client_secret, X-Api-Key, sig.
-_NAMES = ("password", "passwd", "passphrase", "pwd", "secret", "token", "sig", "signature",
+_NAMES = ("password", "passwd", "passphrase", "pwd", "_pass", "secret", "token", "sig", "signature", "_auth",
+          "key_base", "key-data", "key_data",
           *(f"{kind}{sep}key" for kind in ("api", "access", "secret", "private", "account", "client", "master",
-                                           "signing", "encryption", "subscription") for sep in ("", "_", "-")))
+                                           "signing", "encryption", "subscription", "app", "application", "auth")
+            for sep in ("", "_", "-")))
+# A key that is one of these words, or ends with one after a dot or a dash (pass, db.pass, --pass; not bypass).
+_WORDS = ("pass",)
 # A run of name characters, then a look back for the name it ends with (its last two letters first,
 # a cheap filter): no backtracking into the run.
-_KEY = (r"[\w.-]{1,100}+(?<=" + "|".join(sorted({name[-2:] for name in _NAMES})) + ")(?:"
-        + "|".join(f"(?<={name})" for name in _NAMES) + ")")
+_KEY = (r"[\w.-]{1,100}+(?<=" + "|".join(sorted({name[-2:] for name in _NAMES + _WORDS})) + ")(?:"
+        + "|".join([f"(?<={name})" for name in _NAMES] + [rf"(?<=(?<!\w){word})" for word in _WORDS]) + ")")
 _SEP = r"(?::=|=>|[=:])"
 # A quoted value ends at its closing quote or the end of the line, and never gives back what it read.
 _QUOTED = r"""\\"(?:[^"\\\n]|\\[^"\n])*+(?:\\")?|"(?:[^"\\\n]|\\.)*+"?|'[^'\n]*+'?"""
@@ -48,23 +52,30 @@ _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----(?:[^-]|-(?!----))*+(?:----
 
 # Each rule: words of which the lowercased text must hold one (a cheap skip, None: always run), and a
 # pattern whose last group is the value; what precedes the value in the match is kept.
-_STEMS = ("pass", "pwd", "secret", "token", "sig", "key")
+_STEMS = ("pass", "pwd", "secret", "token", "sig", "key", "auth")
 _RULES = [(words, re.compile(pattern)) for words, pattern in [
     # scheme://user:PASSWORD@host (up to the last @ before the host), https://TOKEN@host
     (("://",), r"(?i)://(?<=[a-z0-9+.-]://)[^\s:@/?#]*:(?P<v>[^\s/?#\"'`<>]+)(?=@)"),
     (("://",), r"(?i)://(?:(?<=http://)|(?<=https://))(?P<v>[^\s:@/?#\"'`<>]+)(?=@)"),
     (("hooks.slack.com", "/api/webhooks/"),
      r"(?i)(?:hooks\.slack\.com/(?:services|workflows|triggers)|discord(?:app)?\.com/api/webhooks)/(?P<v>[\w/-]+)"),
-    # Tokens recognisable by their shape alone.
-    (None, r"""(?x)(?<![\w-])(?P<v>eyJ[\w-]++\.eyJ[\w-]++\.[\w-]*+
-        |(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}|AIza[\w-]{35}
-        |gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{22,}|gl(?:pat|dt|rt|ptt)-[\w-]{20,}
-        |xox[abposre]-[\w-]{10,}|xapp-[\w-]{10,}|sk-(?=[\w-]*[A-Z])[\w-]{20,}
-        |(?:sk|rk)_(?:live|test)_\w{16,}|whsec_\w{20,}|npm_[A-Za-z0-9]{36}|hv[sbr]\.[\w-]{20,}
+    # Tokens recognisable by their shape alone, where a word starts (or after an escaped line break).
+    (None, r"""(?x)(?:(?<![\w-])|(?<=\\[nrt]))(?P<v>eyJ[\w-]++\.eyJ[\w-]++\.[\w-]*+
+        |(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}|AIza[\w-]{35}|GOCSPX-[\w-]{20,}|ya29\.[\w-]{20,}
+        |gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{22,}|gl(?:pat|dt|rt|ptt)-[\w-]{20,}|glsa_\w{32,}|glc_[\w+/=]{32,}
+        |xox[abposre]-[\w-]{10,}|xapp-[\w-]{10,}|sk-(?=[\w-]*[A-Z])[\w-]{20,}|sk\.eyJ[\w-]++\.[\w-]{20,}
+        |(?:sk|rk)_(?:live|test)_\w{16,}|whsec_\w{20,}|npm_[A-Za-z0-9]{36}|hv[sbr]\.[\w-]{20,}|pypi-Ag[\w-]{50,}
+        |SG\.[\w-]{20,}\.[\w-]{40,}|key-[0-9a-f]{32}|shp(?:at|ca|pa|ss)_[0-9a-fA-F]{32}|sq0(?:atp|csp)-[\w-]{22,}
+        |do[opr]_v1_[0-9a-f]{64}|dapi[0-9a-f]{32}(?:-\d+)?|pul-[0-9a-f]{40}|lin_api_\w{32,}|NRAK-[A-Z0-9]{27}
+        |hf_[A-Za-z]{30,}|sntry[su]_[\w+/=]{20,}|ATATT[\w=-]{50,}|AGE-SECRET-KEY-1[0-9A-Z]{58}
+        |AAAA[\w-]{7}:APA91b[\w-]{100,}|LS0tLS1CRUdJTi[\w+/]*+=*+
         )(?![\w-])"""),
+    # A Telegram bot token, also where the Bot API puts it: https://api.telegram.org/bot<token>/sendMessage
+    ((":aa",), r"(?:(?<![\w-])|(?<=/bot))(?P<v>\d{6,12}:AA[\w-]{30,})(?![\w-])"),
     # HTTP credentials: Authorization: Bearer X, a lone "Bearer X", Cookie: a=b; c=d
     (("authorization",), rf"""(?ix){_word("authorization")}\\?["']?[ \t]*[:=][ \t]*\\?["']?
-        (?:(?:bearer|basic|token|bot|apikey|sharedkey)[ \t]+)?(?P<v>[^\s"'\\,;]+)"""),
+        (?:(?:bearer|basic|token|bot|apikey|sharedkey)[ \t]+|[a-z][\w-]{{1,30}}[ \t]+(?=[^\s"'\\,;]{{8}}))?
+        (?P<v>[^\s"'\\,;]+)"""),
     (("bearer",), rf"(?i){_word('bearer')}[ \t]+(?P<v>(?![a-z]+(?![\w.~+/-]))[\w.~+/-]{{8,}}=*)"),
     (("cookie",), rf"""(?ix){_word("cookie")}\\?["']?[ \t]*[:=][ \t]*\\?["']?
         (?P<v>[^\s"'\\;]+(?:;[ \t]*[^\s"'\\;]+)*+)"""),
@@ -73,6 +84,9 @@ _RULES = [(words, re.compile(pattern)) for words, pattern in [
     (("identified",), rf"""(?ix){_word("identified")}[ \t]+(?:with[ \t]+\w+[ \t]+)?by[ \t]+
         (?P<v>'[^'\n]*+'|"[^"\n]*+"|[^\s;]+)"""),
     (("password",), rf"(?i){_word('password')}[ \t]+(?P<v>'[^'\n]*+')"),
+    # .netrc (machine H login U password P) and `aws configure set aws_secret_access_key VALUE`
+    (("machine",), r"(?i)(?<!\w)machine[ \t]+\S+[ \t]+(?:login[ \t]+\S+[ \t]+)?password[ \t]+(?P<v>\S+)"),
+    (("configure",), r"(?i)(?<!\w)configure[ \t]+set[ \t]+[\w.-]*(?:secret_access_key|session_token)[ \t]+(?P<v>\S+)"),
     (("</",), rf"(?i)<({_KEY})>(?P<v>[^<]*+)(?=</\1>)"),
     # key=value, key: value, "key": "value", --flag=value (the lookahead skips words that are no key)
     (_STEMS, rf"""(?ix){_KEY_START}(?=[\w.-]{{1,100}}+\\?["']?[ \t]*{_SEP}){_NOT_GO_TYPE}{_KEY}

@@ -73,3 +73,28 @@ def test_unquoted_timestamps_become_api_strings(tmp_path):
                   "  objects: [{apiVersion: v1, kind: Pod, metadata: {name: b, creationTimestamp: 2026-01-01T00:00:00Z}}]\n")
     obj = load_incident(path).spec.objects[0]
     assert obj["metadata"]["creationTimestamp"] == "2026-01-01T00:00:00Z"
+
+
+def _pod_file(tmp_path, pod_yaml):
+    return _write(tmp_path, "apiVersion: copilot/v1\nkind: Incident\nmetadata: {name: x}\n"
+                  "spec:\n  now: 2026-01-01T00:00:00Z\n  target: {namespace: a, pod: b}\n"
+                  f"  objects: [{{apiVersion: v1, kind: Pod, metadata: {{name: b, namespace: a}}, {pod_yaml}}}]\n")
+
+
+def test_loosely_typed_scalars_of_hand_written_files_take_the_api_types(tmp_path):
+    path = _pod_file(tmp_path, "spec: {containers: [{name: c, args: [--port, 8080], env: [{name: PORT, value: 8080}, "
+                               "{name: DEBUG, value: true}]}]}, status: {containerStatuses: [{name: c, restartCount: '3'}]}")
+    pod = load_incident(path).spec.objects[0]
+    container = pod["spec"]["containers"][0]
+    assert container["env"] == [{"name": "PORT", "value": "8080"}, {"name": "DEBUG", "value": "true"}]
+    assert container["args"] == ["--port", "8080"] and pod["status"]["containerStatuses"][0]["restartCount"] == 3
+
+
+@pytest.mark.parametrize("pod_yaml, field", [
+    ("spec: {containers: {name: c}}", "spec.containers: should be a list, not dict"),
+    ("spec: {containers: [{name: c, env: {PORT: 1}}]}", "spec.containers[0].env: should be a list, not dict"),
+    ("status: {containerStatuses: [{name: c, restartCount: many}]}", "restartCount: should be a whole number, not str"),
+])
+def test_a_field_of_the_wrong_shape_is_refused_by_its_path(tmp_path, pod_yaml, field):
+    with pytest.raises(IncidentError, match=r"object 0 \(Pod b\): .*" + field.replace("[", r"\[").replace("]", r"\]")):
+        load_incident(_pod_file(tmp_path, pod_yaml))

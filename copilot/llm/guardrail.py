@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from copilot.llm.context import Context, ref_key
 from copilot.rca import RCA, Fix, ObjectRef, canonical_kind
@@ -32,8 +34,15 @@ IDENTITY_FLAGS = ("--kubeconfig", "--context", "--cluster", "--server", "-s", "-
 FLAGS_WITH_VALUE = {"-n", "--namespace", "-c", "--container", "-p", "--patch", "--type", "-o", "--output", "--replicas",
                     "--limits", "--requests", "--tail", "--since", "--to-revision", "-l", "--selector", "--field-selector",
                     "--image", "--from-literal", "--from-file", "--from-env-file", "--patch-file", "--subresource"}
-_INJECTION = re.compile(r"ignore (all |any )?(previous|prior|above) (instructions|prompts?)|disregard (the|all) (rules|instructions)"
-                        r"|you are now|system prompt", re.I)
+_INJECTION = re.compile(r"(?:ignore|disregard|forget) (?:all |any |the )?(?:previous|prior|above|earlier) (?:instructions|prompts?|rules)"
+                        r"|disregard (?:the|all) (?:rules|instructions)|you are now|system prompt|new instructions", re.I)
+# A shell command in prose: piped into a shell or interpreter, decoded from base64, substituted, rm -rf.
+_SHELL = re.compile(r"\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b|\|\s*(?:python|perl|ruby|node)\d*\b|\bbase64\s+(?:-d|--decode)\b"
+                    r"|\$\(|\brm\s+-[a-z]*r[a-z]*f", re.I)
+# Letters that look like Latin ones (Cyrillic, Greek): "іgnore аll prevіous" reads as the instruction it is.
+_LOOKALIKES = str.maketrans("аеіоргсухѕјԁһɡαεικνορτυχАЕІОРСХВМНТ", "aeioprcyxsjdhgaeiknoptuxAEIOPCXBMHT")
+COMMAND_WORDS = 24
+_FLAG_ALIASES = {"--namespace": "-n", "--container": "-c", "--patch": "-p", "--selector": "-l", "--output": "-o"}
 KUBECTL = re.compile(r"kubectl\s(?:(?!kubectl\s)[^\n`])*")  # a kubectl command in prose, up to the next one
 _PROSE_AFTER_COMMAND = re.compile(r"\s(?:to|and|then|so|which|because|if|for)\s|\.(?:\s|$)|,\s")
 DANGEROUS = ("is not allowed", "shell", "outside the incident", "identity", "more than one", "found in the logs")
@@ -41,6 +50,83 @@ DANGEROUS = ("is not allowed", "shell", "outside the incident", "identity", "mor
 
 def _norm(text: str) -> str:
     return " ".join(text.split()).lower()
+
+
+def _plain(text: str) -> str:
+    """Text as a reader sees it: no zero-width or other format characters, lookalike letters as Latin ones."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").translate(_LOOKALIKES)
+
+
+def _tokens(command: str) -> list[str]:
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    return list(lexer)
+
+
+def _shape(words: list[str]) -> dict[str, int]:
+    """A command as the multiset of what it says, whatever the order: flags apart from their values, kind/name split."""
+    out: dict[str, int] = {}
+    for word in words:
+        word = _plain(word).lower().strip("'\"`")
+        if word.startswith("-") and "=" in word:
+            flag, _, value = word.partition("=")
+            parts = [_FLAG_ALIASES.get(flag, flag), value]
+        elif word.startswith("-"):
+            parts = [_FLAG_ALIASES.get(word, word)]
+        elif word.count("/") == 1 and not word.startswith(("/", ".")) and "=" not in word:
+            kind, _, name = word.partition("/")
+            parts = [canonical_kind(kind).lower(), name]
+        else:
+            parts = [canonical_kind(word).lower() if word in ("deploy", "sts", "ds", "cm", "svc", "po") else word]
+        for part in parts:
+            out[part] = out.get(part, 0) + 1
+    return out
+
+
+@lru_cache(maxsize=8)
+def _planted(untrusted: str) -> tuple[list[dict[str, int]], str]:
+    """What follows each "kubectl" in the logs and events, as shapes: up to the prose after it or COMMAND_WORDS words
+    (the text arrives with its lines joined, so where a command ends is a guess); and the text without white space."""
+    plain = _plain(untrusted).lower()
+    words = (" ".join(plain[m.start():].split()[:COMMAND_WORDS]) for m in re.finditer(r"\bkubectl\s", plain))
+    windows = [_shape(_PROSE_AFTER_COMMAND.split(text, 1)[0].split()) for text in words]
+    return windows, re.sub(r"\s+", "", plain)
+
+
+def _from_untrusted(tokens: list[str], positional: list[str], flags: dict[str, list[str]], untrusted: str) -> bool:
+    """The command, reordered or respelled, is one the logs contain; or it writes a value they spell out
+    (KEY=value for set env/image, a patch body)."""
+    windows, squeezed = _planted(untrusted)
+    shape = _shape(tokens)
+    if any(all(window.get(word, 0) >= n for word, n in shape.items()) for window in windows):
+        return True
+    written = [a for a in positional[1:] if "=" in a] + flags.get("-p", []) + flags.get("--patch", [])
+    return any(len(value) >= 8 and re.sub(r"\s+", "", _plain(value).lower()) in squeezed for value in written)
+
+
+def carried(text: str, namespaces: set[str], untrusted: str, reads_only: bool = False) -> str | None:
+    """What in prose must not reach the user as advice: an instruction planted in the data, a shell pipeline,
+    or a kubectl command the guardrail refuses (with reads_only, any kubectl command that changes something)."""
+    plain = _plain(text)
+    if _INJECTION.search(plain):
+        return "repeats an instruction planted in the data"
+    if _SHELL.search(plain):
+        return "contains a shell command"
+    for match in KUBECTL.finditer(plain):
+        command = command_in(match)
+        why = check_command(command, namespaces, untrusted)
+        if why:
+            return f"contains `{_clip(command, 80)}`, which {why}"
+        if reads_only and _tokens(command)[1:2] and not _reads(command):
+            return f"contains `{_clip(command, 80)}`, which changes the cluster"
+    return None
+
+
+def _reads(command: str) -> bool:
+    positional = [t for t in _tokens(command)[1:] if not t.startswith("-")]
+    return bool(positional) and (positional[0] in READ_VERBS or positional[:2] == ["auth", "can-i"]
+                                 or (positional[0] == "rollout" and positional[1:2] and positional[1] in ROLLOUT_READ))
 
 
 def command_in(match: re.Match) -> str:
@@ -53,15 +139,15 @@ def check_command(command: str, namespaces: set[str], untrusted: str) -> str | N
     if "$(" in command or "`" in command:
         return "uses shell substitution"
     try:
-        lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        tokens = list(lexer)
+        tokens = _tokens(command)
     except ValueError as e:
         return f"cannot be parsed ({e})"
     if any(t and all(ch in "();<>|&" for ch in t) for t in tokens):
         return "uses the shell (pipe, redirection or command list)"
     if not tokens or tokens[0] != "kubectl":
         return "is not a kubectl command"
+    if "kubectl" in tokens[1:]:
+        return "chains another kubectl command"
     if any(t.split("=", 1)[0] in IDENTITY_FLAGS for t in tokens):
         return "changes the cluster or identity (--context, --kubeconfig, --as ...)"
     positional, flags, i = [], {}, 1
@@ -91,7 +177,7 @@ def check_command(command: str, namespaces: set[str], untrusted: str) -> str | N
         return f"'kubectl {verb}' is not allowed (only reads and targeted changes)"
     if passthrough:
         return "passes a command to run"
-    if untrusted and _norm(command) in untrusted:
+    if untrusted and (_norm(command) in untrusted or _from_untrusted(tokens, positional, flags, untrusted)):
         return "repeats a command found in the logs or events"
     if not change:
         return None
@@ -161,30 +247,34 @@ def guard(answer: RCA, rules: RCA, findings: list[Finding], context: Context, na
         reasons.append(f"culprit {answer.culprit} is not among the collected objects")
     elif top is not None and not _same(answer.culprit, ref_key_ref(top)):
         reasons.append(f"culprit {answer.culprit} contradicts a hard fact ({top.rule}: {top.culprit})")
+    namespaces = {namespace} | ({answer.culprit.namespace} if answer.culprit.namespace and not reasons else set())
     evidence = []
     for e in answer.evidence:
-        if _norm(e.excerpt) and _norm(e.excerpt) in corpus:
-            evidence.append(e)
-        else:
+        if not _norm(e.excerpt) or _norm(e.excerpt) not in corpus:
             notes.append(f"dropped evidence not in the bundle: \"{_clip(e.excerpt)}\"")
-    namespaces = {namespace} | ({answer.culprit.namespace} if answer.culprit.namespace and not reasons else set())
+        elif why := carried(e.excerpt, namespaces, "", reads_only=True):
+            notes.append(f"dropped evidence that {why}")
+        else:
+            evidence.append(e)
     fixes = []
     for f in answer.fix:
         why = check_command(f.command, namespaces, untrusted)
         if why:
             notes.append(f"dropped fix `{_clip(f.command, 120)}`: {why}")
+        elif why := carried(f.explanation, namespaces, untrusted):
+            notes.append(f"dropped fix `{_clip(f.command, 120)}`: its explanation {why}")
         else:
             fixes.append(f)
     prose = " ".join([answer.summary, answer.root_cause])
-    for cmd in map(command_in, KUBECTL.finditer(prose)):
+    for cmd in map(command_in, KUBECTL.finditer(_plain(prose))):
         why = check_command(cmd, namespaces, untrusted)
         if why and any(word in why for word in DANGEROUS):
             reasons.append(f"the explanation recommends `{_clip(cmd, 80)}`, which {why}")
-    if _INJECTION.search(prose):
+    if _INJECTION.search(_plain(prose)):
         reasons.append("the explanation repeats an instruction planted in the data")
-    recommendations = [r for r in answer.recommendations
-                       if not any(check_command(command_in(m), namespaces, untrusted) for m in KUBECTL.finditer(r))
-                       and not _INJECTION.search(r)]
+    if _SHELL.search(_plain(prose)):
+        reasons.append("the explanation recommends a shell command")
+    recommendations = [r for r in answer.recommendations if not carried(r, namespaces, untrusted)]
     notes += [f"dropped recommendation: \"{_clip(r)}\"" for r in answer.recommendations if r not in recommendations]
     agree = rules.category == answer.category and _same(answer.culprit, rules.culprit) and rules.category != "unknown"
     strong = findings[0] if findings and findings[0].strength >= STRONG else None

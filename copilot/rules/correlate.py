@@ -154,9 +154,12 @@ def _wrong_target_port(bundle: Bundle, c: Container, dep: Dependency, hit: Hit) 
     if not wrong:
         return None
     index, port = wrong[0]
+    listening = sorted(p for p in declared if isinstance(p, int) and p)
+    if not listening:  # the pods declare no numbered port: nothing to point the Service at
+        return None
     svc_name = (dep.service.get("metadata") or {}).get("name", "")
     svc = Ref("Service", (dep.service.get("metadata") or {}).get("namespace") or bundle.namespace, svc_name)
-    right = sorted(p for p in declared if p)[0]
+    right = listening[0]
     pod = dep.pods[0]
     fix = fixes.patch_json_object(svc, [{"op": "replace", "path": f"/spec/ports/{index}/targetPort", "value": right}],
                                   f"send Service {svc_name}'s traffic to port {right}, where {pod.workload.short} listens")

@@ -38,13 +38,16 @@ from copilot.rules import signatures_generic, signatures_langs, signatures_servi
 GROUPS = frozenset({"host", "port", "module", "class", "var", "path", "user", "exception", "flag", "database"})
 MAX_LINE = 2000
 
-_HOST = r"(?P<host>[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)"
+# Tokens match the longest run they can, possessively (a run that does not end in . or - for a host, in _
+# for a variable, in . for a path): a line of 2,000 dots or slashes costs one pass per start, not a cubic search.
+_NAME = r"[A-Za-z0-9_](?:[A-Za-z0-9_]|[.-]++(?=[A-Za-z0-9_]))*+"
+_HOST = rf"(?P<host>{_NAME})"
 TOKENS = {
-    "<HOSTPORT>": r"(?P<host>\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?):(?P<port>\d{1,5})(?!\d)",
+    "<HOSTPORT>": rf"(?P<host>\[[0-9A-Fa-f:.]++\]|[0-9A-Fa-f]*+:[0-9A-Fa-f:.]*|{_NAME}):(?P<port>\d{{1,5}})(?!\d)",
     "<HOST>": _HOST,
     "<PORT>": r"(?P<port>\d{1,5})(?!\d)",
-    "<PATH>": r"(?P<path>\.{0,2}/(?:[^\s'\"`:;,()<>\[\]{}]*[^\s'\"`:;,()<>\[\]{}.])?)",
-    "<VAR>": r"(?P<var>(?-i:[A-Z][A-Z0-9_]*[A-Z0-9]))",
+    "<PATH>": r"(?P<path>\.{0,2}/(?:[^\s'\"`:;,()<>\[\]{}.]|\.++(?=[^\s'\"`:;,()<>\[\]{}.]))*+)",
+    "<VAR>": r"(?P<var>(?-i:[A-Z](?:[A-Z0-9]|_++(?=[A-Z0-9]))++))",
 }
 
 # Request-level lines of a healthy server (access logs, nginx per-request errors) never decide a crash.

@@ -3,6 +3,11 @@
 Rows are (id, category, strength, fatal, regex, what); see copilot.rules.signatures.
 """
 
+# Where a path starts inside a word (config/app.yaml: the path is /app.yaml): searched from the start of the
+# word only, so that a long run of path characters is scanned once, not once per position.
+_IN_WORD = r"(?<![^\s'\"`:;,()<>\[\]{}])[^\s'\"`:;,()<>\[\]{}/]*?"
+# The same for a variable name after digits or underscores (_JAVA_OPTIONS: unbound variable names JAVA_OPTIONS).
+_VAR_IN_WORD = r"(?<!(?-i:[A-Z0-9_]))[0-9_]*?"
 _UNSET = r"(?:is |was |are )?(?:not set|unset|not defined|undefined|missing|required|empty|must be (?:set|defined|provided|specified)|not provided|not found)"
 
 COMMAND = (
@@ -15,7 +20,7 @@ COMMAND = (
     ("exec.user_process", "bad_command", 0.9, True, r"exec user process caused:? \"?(?:no such file or directory|permission denied)", "the container's command cannot be executed"),
     ("shell.env_interpreter", "bad_command", 0.88, True, r"^(?:/usr/bin/)?env: ['‘]?(?P<path>[^'’:\s]+?)(?:\\r|\r)?['’]?: No such file or directory", "the script's interpreter {path} does not exist (or the script has CRLF line endings)"),
     ("shell.not_found", "bad_command", 0.9, True, r"^\S*sh: (?:(?:line \d+|\d+|exec): )*(?P<path>[^\s:]+): (?:command )?not found", "the command {path} does not exist in the image"),
-    ("shell.command_not_found", "bad_command", 0.75, True, r"(?P<path>[\w./-]+): command not found", "the command {path} does not exist in the image"),
+    ("shell.command_not_found", "bad_command", 0.75, True, r"(?<![\w./-])(?P<path>[\w./-]++): command not found", "the command {path} does not exist in the image"),
     ("shell.cannot_open", "bad_command", 0.88, True, r"^\S*sh: (?:\d+: )?(?i:can't|cannot) open:? '?(?P<path>[^':\s]+)'?", "the script {path} does not exist in the image"),
     ("shell.script_missing", "bad_command", 0.85, True, r"^\S*sh: (?:line \d+: )?(?P<path>/\S+): No such file or directory", "the script {path} does not exist in the image"),
     ("shell.script_denied", "bad_command", 0.85, True, r"^\S*sh: (?:\d+: )?(?:line \d+: )?(?P<path>/\S+): Permission denied", "{path} is not executable"),
@@ -31,10 +36,10 @@ COMMAND = (
 ENV = (
     ("env.requires_these", "missing_env_var", 0.85, True, r"(?i)requires? (?:that )?(?:these|the following) (?:environment )?variables? (?:are |to be |be )?(?:set|defined|provided)", "required environment variables are not set"),
     ("env.named_unset", "missing_env_var", 0.9, True, r"(?i)(?:environment|env)\.? var(?:iable)?s? [`'\"]?<VAR>[`'\"]? " + _UNSET, "environment variable {var} is not set"),
-    ("env.unset_named", "missing_env_var", 0.9, True, r"(?i)[`'\"]?<VAR>[`'\"]? (?:environment|env)\.? var(?:iable)? " + _UNSET, "environment variable {var} is not set"),
+    ("env.unset_named", "missing_env_var", 0.9, True, r"(?i)[`'\"]?" + _VAR_IN_WORD + r"<VAR>[`'\"]? (?:environment|env)\.? var(?:iable)? " + _UNSET, "environment variable {var} is not set"),
     ("env.missing_named", "missing_env_var", 0.9, True, r"(?i)(?:missing|undefined|unset|no) (?:required )?(?:environment|env)\.? var(?:iable)?s?:? [`'\"]?<VAR>", "environment variable {var} is not set"),
     ("env.required_variable", "missing_env_var", 0.88, True, r"(?i)required (?:environment )?variables? [`'\"]?<VAR>[`'\"]? " + _UNSET, "environment variable {var} is not set"),
-    ("env.shell_unbound", "missing_env_var", 0.85, True, r"<VAR>: (?:parameter (?:null or )?not set|unbound variable)", "environment variable {var} is not set (the shell script requires it)"),
+    ("env.shell_unbound", "missing_env_var", 0.85, True, _VAR_IN_WORD + r"<VAR>: (?:parameter (?:null or )?not set|unbound variable)", "environment variable {var} is not set (the shell script requires it)"),
     ("env.must_be_set", "missing_env_var", 0.8, True, r"\b(?P<var>[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]) (?:must be set|is not set|is required|not set|is missing|is undefined|is empty|must be specified|must not be empty)\b", "environment variable {var} is not set"),
     ("env.cannot_start_without", "missing_env_var", 0.75, True, r"(?i)cannot (?:start|run) without <VAR>", "environment variable {var} is not set"),
     ("env.unnamed", "missing_env_var", 0.6, True, r"(?i)(?:required )?(?:environment|env)\.? var(?:iable)?s? (?:is|are) (?:not set|missing|required)", "a required environment variable is not set"),
@@ -92,19 +97,19 @@ NETWORK = (
 )
 
 FILES = (
-    ("fs.read_only_path", "permission_denied", 0.85, True, r"['\"]?<PATH>['\"]?: (?i:read-only file system)", "{path} is on a read-only file system"),
+    ("fs.read_only_path", "permission_denied", 0.85, True, r"['\"]?" + _IN_WORD + r"<PATH>['\"]?: (?i:read-only file system)", "{path} is on a read-only file system"),
     ("fs.read_only", "permission_denied", 0.75, True, r"(?i)read-only file system", "the process writes to a read-only file system"),
     ("fs.run_as_non_root", "permission_denied", 0.9, True, r"container has runAsNonRoot and image will run as root", "the image runs as root but the pod requires runAsNonRoot"),
     ("fs.refuse_root", "permission_denied", 0.7, True, r"(?i)can ?not run \S+ as root|running as root is not (?:allowed|supported)|must not (?:be )?run as root", "the program refuses to run as root"),
     ("rbac.forbidden", "permission_denied", 0.8, True, r"forbidden: User \"(?P<user>[^\"]+)\" cannot \w+ resource", "the ServiceAccount {user} lacks an RBAC permission the program needs"),
     ("fs.socket_missing", "file_not_found", 0.75, True, r"dial unix <PATH>: connect: no such file or directory", "the socket {path} does not exist (not mounted, or its server is not running)"),
-    ("fs.permission_denied_path", "permission_denied", 0.65, True, r"['\"]?<PATH>['\"]?: (?i:permission denied)", "the process may not access {path}"),
-    ("fs.not_permitted_path", "permission_denied", 0.6, True, r"['\"]?<PATH>['\"]?: (?i:operation not permitted)", "the process may not change {path}"),
+    ("fs.permission_denied_path", "permission_denied", 0.65, True, r"['\"]?" + _IN_WORD + r"<PATH>['\"]?: (?i:permission denied)", "the process may not access {path}"),
+    ("fs.not_permitted_path", "permission_denied", 0.6, True, r"['\"]?" + _IN_WORD + r"<PATH>['\"]?: (?i:operation not permitted)", "the process may not change {path}"),
     ("fs.permission_denied", "permission_denied", 0.4, True, r"(?i)permission denied", "the process lacks a permission"),
     ("fs.not_permitted", "permission_denied", 0.45, True, r"(?i)operation not permitted", "the process lacks a privilege"),
     ("fs.config_file_missing", "file_not_found", 0.75, True, r"(?i)(?:config(?:uration)? )?file ['\"]?<PATH>['\"]? (?:not found|does not exist|is missing)", "{path} does not exist"),
     ("fs.not_found_path", "file_not_found", 0.7, True, r"(?i)(?:file|directory|path) not found:? ['\"]?<PATH>", "{path} does not exist"),
-    ("fs.no_such_file_path", "file_not_found", 0.6, True, r"['\"]?<PATH>['\"]?: (?i:no such file or directory)", "{path} does not exist"),
+    ("fs.no_such_file_path", "file_not_found", 0.6, True, r"['\"]?" + _IN_WORD + r"<PATH>['\"]?: (?i:no such file or directory)", "{path} does not exist"),
     ("fs.no_such_file_after", "file_not_found", 0.6, True, r"(?i:no such file or directory)[:,]? ['\"]?<PATH>", "{path} does not exist"),
     ("fs.no_such_file", "file_not_found", 0.35, True, r"(?i)no such file or directory", "a file or directory does not exist"),
     ("config.load_failed", "invalid_config", 0.6, True, r"(?i)(?:failed to|cannot|could not|unable to) (?:load|parse|read) (?:the )?config(?:uration)?(?: file)?", "the configuration could not be loaded"),
