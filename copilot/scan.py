@@ -1,4 +1,4 @@
-"""`copilot scan`: every failing pod in scope with a one-line diagnosis from the rules.
+"""`copilot scan`: every failing pod in scope (crash-looping, evicted, unschedulable) with a one-line diagnosis from the rules.
 
 One list request per kind (through CachedSource), then each failing container's logs. Pods of one
 workload failing the same way are diagnosed once.
@@ -32,15 +32,18 @@ def scan(source: Any, namespace: str | None, min_restarts: int = 1, jobs: int = 
     """(rows, gaps): the failing pods sorted by namespace and name, and what could not be read."""
     from copilot import app
     from copilot.sources.cached import CachedSource
-    from copilot.watch.detect import triggers
+    from copilot.watch.detect import stuck, stuck_message, triggers
 
     cached = CachedSource(source, namespace)
     now = cached.now()
-    failing = []
+    failing, messages = [], {}
     for pod in cached.list("Pod", namespace):
         found = triggers(pod, now, min_restarts)
         if found:
             failing.append(max(found, key=lambda t: t.restarts))
+        elif (other := stuck(pod)) is not None:
+            failing.append(other)
+            messages[(other.namespace, other.pod)] = stuck_message(pod)
     groups: dict[tuple[str, str], list[Any]] = {}
     for trigger in failing:
         groups.setdefault((trigger.workload, trigger.signature), []).append(trigger)
@@ -67,8 +70,12 @@ def scan(source: Any, namespace: str | None, min_restarts: int = 1, jobs: int = 
                                 f"not diagnosed: {verdict}", None, same_as))
                 continue
             culprit = "/".join(p for p in (verdict.culprit.kind, verdict.culprit.namespace, verdict.culprit.name) if p)
+            summary = verdict.summary
+            said = messages.get((trigger.namespace, trigger.pod))
+            if verdict.category == "unknown" and said:  # no rule for it: what the API says is the best one line
+                summary = f"{trigger.reason}: {said}"
             rows.append(Row(trigger.namespace, trigger.pod, trigger.workload, status, trigger.restarts, verdict.category,
-                            culprit, verdict.summary, verdict.fix[0].command if verdict.fix else None, same_as))
+                            culprit, summary, verdict.fix[0].command if verdict.fix else None, same_as))
     rows.sort(key=lambda r: (r.namespace, r.pod))
     return rows, cached.gaps
 

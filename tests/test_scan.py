@@ -110,3 +110,19 @@ def test_cached_source_answers_from_its_lists_and_defers_outside_them():
 def test_bad_scan_options_are_one_line():
     result = copilot("scan", "-n", "a", "-A")
     assert result.returncode == 2 and result.stderr.strip() == "error: give -n NAMESPACE or -A, not both"
+
+
+def test_evicted_and_unschedulable_pods_are_listed_with_what_explains_them():
+    pending = workload_chain(name="big", pod="big-5c9d7-abcde", statuses=[], phase="Pending", pod_status={
+        "containerStatuses": [], "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                                 "message": "0/3 nodes are available: 3 Insufficient memory."}]})
+    pending[2]["spec"].pop("nodeName")
+    evicted = workload_chain(name="ev", pod="ev-5c9d7-abcde", statuses=[status(restarts=0, waiting=None)], phase="Failed",
+                             pod_status={"reason": "Evicted", "message": "The node was low on resource: memory."})
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "MemoryPressure", "status": "True"}]}}
+    rows, _ = scan(IncidentSource(incident(pending + evicted, pod="big-5c9d7-abcde", node=node)), None)
+    by_pod = {r.pod: r for r in rows}
+    assert by_pod["big-5c9d7-abcde"].status == "Unschedulable"
+    assert by_pod["big-5c9d7-abcde"].summary == "Unschedulable: 0/3 nodes are available: 3 Insufficient memory."
+    assert by_pod["ev-5c9d7-abcde"].status == "Evicted" and by_pod["ev-5c9d7-abcde"].category == "node_issue"

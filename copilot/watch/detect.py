@@ -103,3 +103,30 @@ def _abnormal(terminated: dict[str, Any]) -> bool:
     if not terminated:
         return False
     return terminated.get("reason") == "OOMKilled" or int(terminated.get("exitCode") or 0) != 0 or bool(terminated.get("signal"))
+
+
+def stuck(pod: dict[str, Any]) -> Trigger | None:
+    """A pod that is unhealthy without a failing container: evicted (phase Failed) or never scheduled.
+    `copilot scan` lists these too; the watcher reports crash loops only."""
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    if meta.get("deletionTimestamp"):
+        return None
+    namespace, name = meta.get("namespace") or "default", meta.get("name") or ""
+    reason = None
+    if status.get("phase") == "Failed" and status.get("reason"):
+        reason = status["reason"]  # Evicted, NodeLost, OutOfmemory, ...
+    elif status.get("phase") == "Pending":
+        unscheduled = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled" and c.get("status") == "False"), None)
+        reason = (unscheduled.get("reason") or "Unschedulable") if unscheduled else None
+    if reason is None:
+        return None
+    return Trigger(namespace, name, workload_of(pod), "", reason, None, 0, None)
+
+
+def stuck_message(pod: dict[str, Any]) -> str:
+    """What the API says about a stuck pod: the eviction message, or the scheduler's."""
+    status = pod.get("status") or {}
+    if status.get("message"):
+        return str(status["message"])
+    condition = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
+    return str(condition.get("message") or "")
