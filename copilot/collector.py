@@ -15,6 +15,7 @@ from copilot.sources import Source
 if TYPE_CHECKING:
     from copilot.sources.metrics import Metrics
 
+COLLECT_BUDGET_S = 60.0  # reading the cluster for one RCA; later reads are skipped (the target's logs excepted)
 LOG_HEAD_BYTES = 8 * 1024 * 1024
 LOG_TAIL_LINES = 2000
 SIGNALS = {1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
@@ -26,11 +27,28 @@ Progress = Callable[[str], None]
 class Reader:
     """Wraps a Source: turns non-fatal read failures into named gaps."""
 
-    def __init__(self, source: Source, gaps: list[str] | None = None, record_logs: bool = False):
+    def __init__(self, source: Source, gaps: list[str] | None = None, record_logs: bool = False, budget_s: float | None = None):
         self.source = source
         self.gaps = gaps if gaps is not None else []
         self.objects: dict[str, list[dict[str, Any]]] = {}
         self.raw_logs: dict[str, dict[str, str]] | None = {} if record_logs else None
+        self.budget_s = budget_s
+        self.deadline = time.monotonic() + budget_s if budget_s else None
+        self.skipped: list[str] = []  # reads not made once the budget was spent
+
+    def _spent(self, what: str) -> bool:
+        """True (and the read is noted as skipped) once the budget for reading the cluster is spent: a slow API
+        server makes a partial RCA in bounded time instead of one that waits on every read in turn."""
+        if self.deadline is None or time.monotonic() < self.deadline:
+            return False
+        self.skipped.append(what)
+        return True
+
+    def budget_gap(self) -> str | None:
+        if not self.skipped:
+            return None
+        shown = ", ".join(self.skipped[:4]) + (f" and {len(self.skipped) - 4} more" if len(self.skipped) > 4 else "")
+        return f"reading the cluster took longer than its {self.budget_s:g} s budget; not read: {shown}"
 
     def gap(self, text: str) -> None:
         """Record what could not be read, once: the same refused list asked twice is one gap."""
@@ -43,6 +61,8 @@ class Reader:
         seen.extend(o for o in objs if ((o.get("metadata") or {}).get("uid") or id(o)) not in known)
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        if self._spent(f"{kind} {namespace + '/' if namespace else ''}{name}"):
+            return None
         try:
             obj = self.source.get(kind, namespace, name)
         except NotFound:
@@ -54,6 +74,8 @@ class Reader:
         return obj
 
     def list(self, kind: str, namespace: str | None, **selectors: str | None) -> list[dict[str, Any]] | None:
+        if self._spent(f"list {kind} in {namespace or 'all namespaces'}"):
+            return None
         try:
             objs = self.source.list(kind, namespace, **selectors)
         except SourceError as e:
@@ -62,9 +84,12 @@ class Reader:
         self._keep(kind, objs)
         return objs
 
-    def log(self, namespace: str, pod: str, container: str, previous: bool) -> BoundedLog | None:
-        """The log bounded in memory: the first LOG_HEAD_BYTES, then the last lines if it was longer."""
+    def log(self, namespace: str, pod: str, container: str, previous: bool, essential: bool = False) -> BoundedLog | None:
+        """The log bounded in memory: the first LOG_HEAD_BYTES, then the last lines if it was longer.
+        `essential` (the target's own logs) is read even past the budget."""
         which = "previous" if previous else "current"
+        if not essential and self._spent(f"{which} log of {pod}/{container}"):
+            return None
         try:
             head = self.source.log(namespace, pod, container, previous, limit_bytes=LOG_HEAD_BYTES)
             if head is None:
@@ -264,11 +289,13 @@ def check_config_refs(reader: Reader, namespace: str, refs: list[ConfigRef]) -> 
 
 
 def collect(source: Source, namespace: str, pod_name: str, progress: Progress | None = None,
-            related: bool = True, reader: Reader | None = None, metrics: Metrics | None = None) -> Bundle:
-    """Read the pod and everything around it; only the pod itself is required."""
+            related: bool = True, reader: Reader | None = None, metrics: Metrics | None = None,
+            budget_s: float | None = COLLECT_BUDGET_S) -> Bundle:
+    """Read the pod and everything around it; only the pod itself is required. Past `budget_s` seconds the
+    remaining reads are skipped and named in one gap (the target's own logs are still read)."""
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    reader = reader or Reader(source)
+    reader = reader or Reader(source, budget_s=budget_s)
     gaps = reader.gaps
     say(f"reading pod {namespace}/{pod_name}")
     try:
@@ -301,11 +328,11 @@ def collect(source: Source, namespace: str, pod_name: str, progress: Progress | 
     for c in target.containers:
         if c.restart_count > 0 or c.last is not None:
             gaps_before = len(gaps)
-            c.previous_log = reader.log(namespace, pod_name, c.name, previous=True)
+            c.previous_log = reader.log(namespace, pod_name, c.name, previous=True, essential=True)
             if c.previous_log is None and c.failing and len(gaps) == gaps_before:  # not a failed read: the kubelet has none
                 gaps.append(f"no previous log for container {c.name} (the kubelet no longer has it)")
         if c.state in ("running", "terminated") or (c.state == "waiting" and c.last is not None and c.previous_log is None):
-            c.current_log = reader.log(namespace, pod_name, c.name, previous=False)
+            c.current_log = reader.log(namespace, pod_name, c.name, previous=False, essential=True)
 
     bundle = Bundle(source.description, source.now(), target, refs, node, [], reader.objects, events, gaps=gaps,
                     node_pods=[p for p in node_pods if (p.get("metadata") or {}).get("name") != pod_name])
@@ -319,6 +346,9 @@ def collect(source: Source, namespace: str, pod_name: str, progress: Progress | 
         say("resolving dependencies")
         bundle.dependencies = find_dependencies(reader, bundle, events)
         network_policies(reader, bundle)
+    budget = reader.budget_gap()
+    if budget:
+        gaps.append(budget)
     if metrics is not None:
         from copilot.usage import read_usage
 

@@ -369,3 +369,24 @@ def test_prometheus_faults_are_one_gap_and_the_rca_still_names_postgres(fault, w
     assert rca["culprit"] == {"kind": "StatefulSet", "namespace": NS, "name": "postgres"}
     assert rca["analysis"]["gaps"] == [f"memory and CPU series: Prometheus at {url} {why}"]
     assert not any(e["source"] == "metrics" for e in rca["evidence"])
+
+
+def test_a_slow_api_server_gives_a_partial_rca_within_the_collection_budget(replay, tmp_path):
+    from copilot.collector import collect
+    from copilot.diagnose import rules_rca
+
+    replay.inject(r"/(events|replicasets|deployments|statefulsets|services|endpoints|nodes|networkpolicies|configmaps|secrets)",
+                  Fault(delay=0.4))
+    source = KubeSource(kubeconfig=kubeconfig(replay, tmp_path))
+    try:
+        started = time.monotonic()
+        bundle = collect(source, NS, POD, budget_s=1.0)
+        took = time.monotonic() - started
+    finally:
+        source.close()
+    budget = [g for g in bundle.gaps if "budget" in g]
+    assert len(budget) == 1 and budget[0].startswith("reading the cluster took longer than its 1 s budget; not read: ")
+    assert took < 1.0 + 3 * 0.4 + 2                                     # the budget, the reads in flight, slack
+    payment = bundle.target.containers[0]
+    assert payment.previous_log is not None and "FATAL" in payment.previous_log.text()  # the target's logs are always read
+    assert rules_rca(bundle).category                                    # and the rules still answer
