@@ -429,3 +429,19 @@ def test_incident_source_once_works_without_a_cluster(tmp_path):
     channel = Recorder()
     once(source, State(), diagnose_with(source), channel)
     assert [n.key for n in channel.notices] == ["StatefulSet/production/postgres"]
+
+
+def test_with_an_llm_configured_the_message_carries_the_guarded_llm_rca(tmp_path):
+    from demo_answers import RIGHT
+    from fakeopenai import FakeOpenAI, answer
+
+    with FakeOpenAI([answer(RIGHT)]) as llm, FakeSlack() as slack:
+        result = copilot("watch", "--once", "--incident", str(DEMO), "--slack-webhook", slack.url,
+                         env={"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test-watch-key-0123456789",
+                              "XDG_CACHE_HOME": str(tmp_path / "cache")})
+        posts = slack.posts
+    assert result.returncode == 0, result.stderr
+    diagnosed = [json.loads(line) for line in result.stdout.splitlines() if '"diagnosed"' in line]
+    assert {d["engine"] for d in diagnosed} & {"llm+rules", "llm"} and len(llm.requests) >= 2
+    assert len(posts) == 1 and "postgres" in posts[0].json["blocks"][0]["text"]["text"]
+    assert b"sk-test-watch-key" not in posts[0].body
