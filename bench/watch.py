@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from copilot.incident import load_incident  # noqa: E402
 from copilot.replay import ReplayServer, write_kubeconfig  # noqa: E402
-from copilot.sources.store import _healthy  # noqa: E402
+from copilot.sources.store import before_failure  # noqa: E402
 
 DEMO = ROOT / "evals" / "incidents" / "payment-db-oom.yaml"
 
@@ -107,7 +107,7 @@ def measure(incident_path: Path = DEMO, rounds: int = 20, updates: int = 1000, t
                 objects = [_in_namespace(o, namespace) for o in namespaced]
                 for obj in objects:  # the namespace before the incident: healthy pods, no events
                     if obj["kind"] not in ("Event",):
-                        store.put(_healthy(obj) if obj["kind"] == "Pod" else obj)
+                        store.put(before_failure(obj) if obj["kind"] == "Pod" else obj)
                 for key, logs in incident.spec.logs.items():
                     _, pod, container = key.split("/")
                     store.put_log(namespace, pod, container, logs)

@@ -82,6 +82,18 @@ def cluster_source(context: str | None, kubeconfig: str | None) -> Source:
     return KubeSource(context=context, kubeconfig=kubeconfig)
 
 
+def scoped_source(namespace: str | None, all_namespaces: bool, context: str | None, kubeconfig: str | None,
+                  incident: str | None) -> tuple[Source, str | None]:
+    """(source, namespace or None for all) for commands over many pods: -n, -A, else the kubeconfig's namespace
+    (every namespace of a recorded incident)."""
+    if namespace and all_namespaces:
+        raise UsageError("give -n NAMESPACE or -A, not both")
+    if incident:
+        return incident_source(incident)[0], None if all_namespaces else namespace
+    source = cluster_source(context, kubeconfig)
+    return source, None if all_namespaces else namespace or getattr(source, "default_namespace", None) or "default"
+
+
 @dataclass
 class Diagnosis:
     bundle: Bundle

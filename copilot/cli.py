@@ -41,17 +41,32 @@ def main() -> None:
     """Root cause of Kubernetes pods in CrashLoopBackOff."""
 
 
-def _pod_or_incident(command):
-    """The options that say which pod: in a live cluster, or in a recorded incident file."""
-    for option in reversed([
-        click.argument("pod", required=False),
-        click.option("-n", "--namespace", help="Namespace of the pod (default: the kubeconfig's, or the incident's)."),
-        click.option("--context", help="kubeconfig context to use."),
-        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to a kubeconfig file."),
-        click.option("--incident", type=click.Path(), help="Use a recorded incident file instead of a live cluster."),
-    ]):
-        command = option(command)
-    return command
+def _options(*options):
+    """One decorator applying several click options in the order written."""
+    def apply(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return apply
+
+
+_CLUSTER = (click.option("--context", help="kubeconfig context to use."),
+            click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to a kubeconfig file."))
+_INCIDENT = click.option("--incident", type=click.Path(), help="Use a recorded incident file instead of a live cluster.")
+_MIN_RESTARTS = click.option("--min-restarts", type=click.IntRange(0, 1000), default=1, show_default=True,
+                             help="Restarts before a crash-looping or abnormally terminated container counts as failing.")
+
+# which pod: in a live cluster, or in a recorded incident file
+_pod_or_incident = _options(
+    click.argument("pod", required=False),
+    click.option("-n", "--namespace", help="Namespace of the pod (default: the kubeconfig's, or the incident's)."),
+    *_CLUSTER, _INCIDENT)
+
+# which pods: a namespace or all of them, in a live cluster or a recorded incident
+_scope = _options(
+    click.option("-n", "--namespace", help="One namespace (default: the kubeconfig's; every namespace of --incident)."),
+    click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace."),
+    *_CLUSTER, _INCIDENT)
 
 
 @main.command()
@@ -106,8 +121,7 @@ def _progress(message: str) -> None:
 @main.command()
 @click.argument("pod")
 @click.option("-n", "--namespace", help="Namespace of the pod (default: the kubeconfig's).")
-@click.option("--context", help="kubeconfig context to use.")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to a kubeconfig file.")
+@_options(*_CLUSTER)
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Incident file to write (YAML).")
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
 @click.option("--prometheus-url", envvar="PROMETHEUS_URL", help="Prometheus base URL: record the memory series too.")
@@ -188,37 +202,16 @@ def replay(file, port, kubeconfig, play_after):
     run_replay(file, port, kubeconfig, play_after=play_after)
 
 
-def _scope(command):
-    """The options that say which pods: a namespace or all of them, in a live cluster or a recorded incident."""
-    for option in reversed([
-        click.option("-n", "--namespace", help="One namespace (default: the kubeconfig's; every namespace of --incident)."),
-        click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace."),
-        click.option("--context", help="kubeconfig context to use."),
-        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to a kubeconfig file."),
-        click.option("--incident", type=click.Path(), help="A recorded incident file instead of a live cluster."),
-    ]):
-        command = option(command)
-    return command
-
-
 @main.command()
 @_scope
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--min-restarts", type=click.IntRange(0, 1000), default=1, show_default=True,
-              help="Restarts before a crash-looping or abnormally terminated container counts as failing.")
+@_MIN_RESTARTS
 def scan(namespace, all_namespaces, context, kubeconfig, incident, output, min_restarts):
     """List every failing pod with its one-line diagnosis from the rules (one list request per kind)."""
     from copilot import app
     from copilot import scan as scan_
 
-    if namespace and all_namespaces:
-        _fail("give -n NAMESPACE or -A, not both", 2)
-    if incident:
-        source, _ = app.incident_source(incident)
-        scope = namespace
-    else:
-        source = app.cluster_source(context, kubeconfig)
-        scope = None if all_namespaces else namespace or getattr(source, "default_namespace", None) or "default"
+    source, scope = app.scoped_source(namespace, all_namespaces, context, kubeconfig, incident)
     rows, gaps = scan_.scan(source, scope, min_restarts)
     scan_.render(rows, gaps, output, sys.stdout, f"namespace {scope}" if scope else "all namespaces")
 
@@ -230,8 +223,7 @@ def scan(namespace, all_namespaces, context, kubeconfig, incident, output, min_r
 @click.option("--once", is_flag=True, help="Handle what is failing now, then exit (for cron and tests).")
 @click.option("--state", "state_path", envvar="COPILOT_WATCH_STATE", type=click.Path(dir_okay=False),
               help="JSON file remembering what was notified, so a restart does not notify again.")
-@click.option("--min-restarts", type=click.IntRange(0, 1000), default=1, show_default=True,
-              help="Restarts before a crash-looping or abnormally terminated container is reported.")
+@_MIN_RESTARTS
 @click.option("--cooldown", default="4h", show_default=True, help="Minimum time between messages about one incident and cause.")
 @click.option("--resolve-after", default="10m", show_default=True, help="Healthy this long before an incident is resolved.")
 @click.option("--no-llm", is_flag=True, help="Rules only: never call an LLM.")

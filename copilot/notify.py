@@ -14,12 +14,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC
 from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 
 from copilot import __version__
+from copilot.bundle import parse_time
 from copilot.errors import UsageError
 from copilot.rca import RCA, Evidence, Fix, TimelineEntry
 from copilot.redact import redact_any, redact_text
@@ -239,11 +240,8 @@ def _listed(names: list[str], n: int) -> str:
 
 
 def _when(iso: str, fmt: str) -> str:
-    try:
-        t = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return (t.astimezone(UTC) if t.tzinfo else t).strftime(fmt)
+    t = parse_time(iso)
+    return t.astimezone(UTC).strftime(fmt) if t else iso
 
 
 class _Transient(Exception):

@@ -422,8 +422,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             first = response.body or next(iter(response.stream), b"")
-            if first:
-                self._chunk(first[: max(1, len(first) - 1)] if response.body == b"" else first)
+            if first:  # the first events, their last line cut short
+                self._chunk(first[:-1] or first)
         self.wfile.flush()
         self.close_connection = True
         self.connection.shutdown(socket.SHUT_RDWR)

@@ -69,7 +69,7 @@ def scan(source: Any, namespace: str | None, min_restarts: int = 1, jobs: int = 
                 rows.append(Row(trigger.namespace, trigger.pod, trigger.workload, status, trigger.restarts, None, None,
                                 f"not diagnosed: {verdict}", None, same_as))
                 continue
-            culprit = "/".join(p for p in (verdict.culprit.kind, verdict.culprit.namespace, verdict.culprit.name) if p)
+            culprit = str(verdict.culprit)
             summary = verdict.summary
             said = messages.get((trigger.namespace, trigger.pod))
             if verdict.category == "unknown" and said:  # no rule for it: what the API says is the best one line

@@ -310,10 +310,8 @@ class ObjectStore:
     def list_at(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
                 field_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:
         """The list and the resourceVersion it was read at, from which a watch continues."""
-        wanted = self.matcher(kind, namespace, label_selector, field_selector)
         with self._lock:
-            objects = sorted(self._objects[kind].items(), key=lambda item: (item[0][0] or "", item[0][1]))
-            return [json_copy(obj) for _, obj in objects if wanted(obj)], str(self._rv)
+            return self.list_page(kind, namespace, label_selector, field_selector)[0], str(self._rv)
 
     def list_page(self, kind: str, namespace: str | None, label_selector: str | None, field_selector: str | None,
                   start: int = 0, size: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -422,7 +420,7 @@ class ObjectStore:
                 recorded += self._objects[kind].values()
                 self._objects[kind] = {}
             for key, pod in list(self._objects["Pod"].items()):
-                healthy = _healthy(pod)
+                healthy = before_failure(pod)
                 if healthy is not pod:
                     recorded.append(pod)
                     self._objects["Pod"][key] = healthy
@@ -443,7 +441,7 @@ class ObjectStore:
         return KINDS[kind][2]
 
 
-def _healthy(pod: dict[str, Any]) -> dict[str, Any]:
+def before_failure(pod: dict[str, Any]) -> dict[str, Any]:
     """The pod before its containers failed: running and ready, no restarts; the same object when nothing failed."""
     status = pod.get("status") or {}
     statuses = [s for field in ("initContainerStatuses", "containerStatuses") for s in status.get(field) or []]

@@ -54,21 +54,16 @@ def start(config: WatchConfig, out: TextIO, note: TextIO) -> int:
     from copilot.watch.loop import Options, Watcher
     from copilot.watch.state import State
 
-    if config.namespace and config.all_namespaces:
-        raise UsageError("give -n NAMESPACE or -A, not both")
-    options = Options(min_restarts=config.min_restarts, cooldown=parse_duration(config.cooldown),
+    if config.incident and not config.once:
+        raise UsageError("--incident is a recording that never changes: add --once, or serve it with `copilot replay --play`")
+    source, scope = app.scoped_source(config.namespace, config.all_namespaces, config.context, config.kubeconfig, config.incident)
+    options = Options(namespace=scope, min_restarts=config.min_restarts, cooldown=parse_duration(config.cooldown),
                       resolve_after=parse_duration(config.resolve_after, "--resolve-after"), jobs=config.jobs)
     channels = notifiers(config.slack_webhook, config.webhook)
     state = State(config.state_path)
     if config.incident:
-        if not config.once:
-            raise UsageError("--incident is a recording that never changes: add --once, or serve it with `copilot replay --play`")
-        source, _ = app.incident_source(config.incident)
-        options.namespace = None if config.all_namespaces or not config.namespace else config.namespace
         metrics, gap = app.incident_metrics(source, config.prometheus_url)
     else:
-        source = app.cluster_source(config.context, config.kubeconfig)
-        options.namespace = None if config.all_namespaces else config.namespace or getattr(source, "default_namespace", None) or "default"
         metrics, gap = app.cluster_metrics(source, config.prometheus_url)
     llm = None if config.no_llm else app.llm_config(config.model, None)
     message = app.llm_note(llm, config.no_llm)

@@ -8,8 +8,10 @@ least `min_restarts` times. Pods are grouped by the workload that owns them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
+
+from copilot.bundle import parse_time
 
 # Waiting reasons that mean the container cannot run, whatever its restart count.
 STUCK = {"CreateContainerConfigError", "CreateContainerError", "InvalidImageName", "ImagePullBackOff",
@@ -37,16 +39,6 @@ class Trigger:
 
     def describe(self) -> str:
         return f"{self.pod}/{self.signature} ({self.restarts} restarts)"
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def workload_of(pod: dict[str, Any]) -> str:
@@ -91,7 +83,7 @@ def triggers(pod: dict[str, Any], now: datetime, min_restarts: int = 1, recent: 
                 reason = "OOMKilled"
         else:
             ended = terminated if _abnormal(terminated) else last if _abnormal(last) else None
-            finished = _time((ended or {}).get("finishedAt"))
+            finished = parse_time((ended or {}).get("finishedAt"))
             if ended and restarts >= min_restarts and finished and now - finished <= recent:
                 reason, code, at = ended.get("reason") or "Error", ended.get("exitCode"), ended.get("finishedAt")
         if reason:

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, TextIO
 
+from copilot.bundle import iso
 from copilot.errors import CopilotError, Forbidden, Gone, NotFound, SourceError
 from copilot.watch.detect import Trigger, triggers
-from copilot.watch.state import Decision, State, iso
+from copilot.watch.state import Decision, State
 
 WATCH_TIMEOUT_S = 300   # each watch request; the stream is then resumed from the last resourceVersion
 TICK_S = 5.0            # how often recoveries are checked
@@ -184,8 +185,9 @@ class Watcher:
             for pods in self._failing.values():
                 pods.pop(f"{meta.get('namespace')}/{meta.get('name')}", None)
 
-    def _drain(self) -> dict[str, Trigger]:
-        batch: dict[str, Trigger] = {}
+    def _drain(self, batch: dict[str, Trigger] | None = None) -> dict[str, Trigger]:
+        """What is queued, one trigger per workload (the one with the most restarts)."""
+        batch = {} if batch is None else batch
         while True:
             try:
                 trigger = self._queue.get_nowait()
@@ -196,6 +198,8 @@ class Watcher:
                 batch[trigger.workload] = trigger
 
     def _next_batch(self, stop: threading.Event) -> dict[str, Trigger]:
+        """The next round: wait up to TICK_S for a failure, then gather what follows it within the batch window
+        (up to five windows while failures keep arriving)."""
         deadline = time.monotonic() + TICK_S
         while True:
             try:
@@ -204,14 +208,13 @@ class Watcher:
             except queue.Empty:
                 if stop.is_set() or time.monotonic() > deadline or self.health.fatal:
                     return {}
-        self._queue.put(first)
-        deadline = time.monotonic() + 5 * self.options.batch_window_s
-        while not stop.is_set() and time.monotonic() < deadline:
-            size = self._queue.qsize()
+        batch = self._drain({first.workload: first})
+        for _ in range(5):
             time.sleep(self.options.batch_window_s)
-            if self._queue.qsize() == size:
+            if stop.is_set() or self._queue.empty():
                 break
-        return self._drain()
+            self._drain(batch)
+        return batch
 
     # --- a round: diagnose, decide, notify ------------------------------------
 
@@ -229,7 +232,7 @@ class Watcher:
         for trigger, future in futures:
             try:
                 rca = future.result()
-                culprit = rca.culprit
+                key = str(rca.culprit)  # Kind/namespace/name: the incident
             except CopilotError as e:
                 self.emit("error", workload=trigger.workload, pod=f"{trigger.namespace}/{trigger.pod}", error=str(e))
                 continue
@@ -237,7 +240,6 @@ class Watcher:
                 self.emit("error", workload=trigger.workload, pod=f"{trigger.namespace}/{trigger.pod}",
                           error=f"internal error: {type(e).__name__}: {e}")
                 continue
-            key = "/".join(p for p in (culprit.kind, culprit.namespace, culprit.name) if p)
             self.emit("diagnosed", workload=trigger.workload, pod=f"{trigger.namespace}/{trigger.pod}", category=rca.category,
                       culprit=key, confidence=rca.confidence, engine=rca.analysis.engine, summary=rca.summary,
                       gaps=rca.analysis.gaps)

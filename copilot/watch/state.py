@@ -12,25 +12,13 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from copilot.bundle import iso, parse_time
 from copilot.errors import UsageError
 
 VERSION = 1
-
-
-def iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -110,7 +98,7 @@ class State:
             return False
         known.healthy_since = None
         incident = self.incidents.get(known.key)
-        diagnosed = parse_iso(known.diagnosed_at)
+        diagnosed = parse_time(known.diagnosed_at)
         return bool(incident and incident.status == "firing" and incident.last_notified  # undelivered: try again
                     and diagnosed and now - diagnosed < rediagnose)
 
@@ -139,7 +127,7 @@ class State:
         elif incident.last_notified is None:  # new, or not delivered yet
             decision = Decision(key, "firing", "failing again after it recovered" if again else "new incident")
         else:
-            last = parse_iso(incident.last_notified) or now
+            last = parse_time(incident.last_notified) or now
             if now - last >= cooldown:
                 decision = Decision(key, "reminder", "still failing after the cooldown")
             else:
@@ -168,7 +156,7 @@ class State:
         for key, incident in self.incidents.items():
             if incident.status != "firing" or not incident.workloads:
                 continue
-            since = [parse_iso(self.workloads[w].healthy_since) if w in self.workloads else now - resolve_after
+            since = [parse_time(self.workloads[w].healthy_since) if w in self.workloads else now - resolve_after
                      for w in incident.workloads]
             if all(s is not None and now - s >= resolve_after for s in since):
                 incident.status = "resolved"
